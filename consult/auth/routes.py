@@ -1,0 +1,61 @@
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..forms import LoginForm, RegisterForm
+from ..models import Facilitator
+from . import bp
+
+
+def _safe_next():
+    target = request.args.get("next", "")
+    parts = urlsplit(target)
+    # Only a path on this site: never bounce a facilitator to another host.
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
+        return target
+    return url_for("facilitator.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("facilitator.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        user = db.session.scalar(select(Facilitator).where(func.lower(Facilitator.email) == email))
+        if user is None or not user.check_password(form.password.data):
+            flash("That email and password do not match an account.", "error")
+            return render_template("auth/login.html", form=form), 401
+        login_user(user, remember=form.remember.data)
+        return redirect(_safe_next())
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash("You are signed out.")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if not current_app.config["CONSULT_OPEN_SIGNUP"]:
+        abort(404, "Sign-up is closed here: ask the person who runs consult for an account.")
+    form = RegisterForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        if db.session.scalar(select(Facilitator.id).where(func.lower(Facilitator.email) == email)):
+            form.email.errors.append("There is already an account with that email.")
+        else:
+            user = Facilitator(email=email)
+            user.set_password(form.password.data)
+            db.session.add(user)
+            db.session.commit()
+            login_user(user)
+            return redirect(url_for("facilitator.index"))
+    return render_template("auth/register.html", form=form)

@@ -1,0 +1,168 @@
+"""Commands of the `consult` CLI (also `flask --app consult ...`)."""
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select
+
+from .extensions import db
+
+DEMO_EMAIL = "demo@example.org"
+DEMO_PASSWORD = "consult-demo"
+DEMO_TITLE = "Local Access Leicester Strategy Café"
+DEMO_QUESTIONS = [
+    "Our vision is for a healthy, safe, confident and enterprising City. What does success look like for this project?",
+    "What does meaningful employment mean to you, at job, community and industry levels?",
+    "How might local people be empowered to take an active part in the economy?",
+    "Leicester is a diverse city. How do we harness diversity and inclusion as a fundamental asset?",
+    "How will the VCSE sector in Leicester have a more entrepreneurial impact? "
+    "What are the financial opportunities for social investment?",
+]
+
+
+def _create_app():
+    from . import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(create_app=_create_app, add_default_commands=False, help="consult: live consultation events.")
+
+
+def register(app):
+    """Attach the commands to the app too, so `flask --app consult ...` has them."""
+    for command in (serve, create_facilitator, demo, init_db):
+        app.cli.add_command(command)
+
+
+def upgrade_database():
+    """Create or upgrade the schema with the migrations shipped in the package."""
+    from flask_migrate import upgrade
+
+    upgrade()
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db():
+    """Create or upgrade the database schema."""
+    upgrade_database()
+    click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+@click.command("create-facilitator")
+@click.argument("email")
+@click.option("--password", help="Read from a prompt, or from stdin when it is not a terminal.")
+@with_appcontext
+def create_facilitator(email, password):
+    """Make a facilitator account (or reset its password)."""
+    from .models import Facilitator
+
+    if password is None:
+        if sys.stdin.isatty():
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        raise click.ClickException("The password needs at least 8 characters.")
+    upgrade_database()
+    email = email.strip().lower()
+    user = db.session.scalar(select(Facilitator).filter_by(email=email))
+    verb = "Updated"
+    if user is None:
+        user = Facilitator(email=email)
+        db.session.add(user)
+        verb = "Created"
+    user.set_password(password)
+    db.session.commit()
+    click.echo(f"{verb} facilitator {email}.")
+
+
+def make_demo():
+    """The demo café, made once and reused; returns the session."""
+    from . import rules
+    from .models import CafeSession, Facilitator
+
+    user = db.session.scalar(select(Facilitator).filter_by(email=DEMO_EMAIL))
+    if user is None:
+        user = Facilitator(email=DEMO_EMAIL)
+        user.set_password(DEMO_PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+    cafe = db.session.scalar(select(CafeSession).filter_by(owner_id=user.id, title=DEMO_TITLE))
+    if cafe is not None:
+        return cafe
+    cafe = CafeSession(
+        owner_id=user.id,
+        title=DEMO_TITLE,
+        venue="Leicester",
+        description="Five vital questions for the Local Access Leicester strategy, discussed at tables.",
+        join_code=rules.unique_join_code(),
+    )
+    db.session.add(cafe)
+    db.session.commit()
+    for text in DEMO_QUESTIONS:
+        rules.save_question(cafe, None, {"kind": "notes", "text": text, "max_length": 280})
+    rules.save_question(
+        cafe, None, {"kind": "yesno", "text": "Should the strategy make employment its first priority?", "allow_unsure": True}
+    )
+    rules.save_question(
+        cafe, None,
+        {"kind": "scale", "text": "How confident are you that this strategy will make a difference?",
+         "scale_min": 1, "scale_max": 5, "min_label": "Not at all", "max_label": "Very"},
+    )
+    first = cafe.questions[0]
+    rules.control(cafe, "open", first.id)
+    return cafe
+
+
+def _print_demo(cafe):
+    from .urls import lan_address
+
+    host = current_app.config["CONSULT_HOST"]
+    port = current_app.config["CONSULT_PORT"]
+    shown = lan_address() if host in ("0.0.0.0", "::") else host
+    base = current_app.config["CONSULT_PUBLIC_URL"] or f"http://{shown or '127.0.0.1'}:{port}"
+    click.echo(f"Demo café: {cafe.title}")
+    click.echo(f"  Facilitator login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    click.echo(f"  Sign in at:        {base.rstrip('/')}/auth/login")
+    click.echo(f"  Join code:         {cafe.join_code}")
+    click.echo(f"  Join URL:          {base.rstrip('/')}/j/{cafe.join_code}")
+
+
+@click.command("demo")
+@with_appcontext
+def demo():
+    """Set up the demo café and print how to sign in and join."""
+    upgrade_database()
+    _print_demo(make_demo())
+
+
+@click.command("serve")
+@click.option("--host", help="Address to listen on (CONSULT_HOST, default 0.0.0.0: the whole local network).")
+@click.option("--port", type=int, help="Port to listen on (CONSULT_PORT, default 5000).")
+@click.option("--demo", "with_demo", is_flag=True, help="Set up the demo café first.")
+@click.option("--async-mode", type=click.Choice(["eventlet", "gevent", "threading"]),
+              help="Server concurrency (CONSULT_ASYNC_MODE, default eventlet).")
+@with_appcontext
+def serve(host, port, with_demo, async_mode):
+    """Run consult: the web pages and the live Socket.IO server."""
+    from .server import run
+
+    app = current_app._get_current_object()
+    if host:
+        app.config["CONSULT_HOST"] = host
+    if port:
+        app.config["CONSULT_PORT"] = port
+    upgrade_database()
+    if with_demo:
+        _print_demo(make_demo())
+    host, port = app.config["CONSULT_HOST"], app.config["CONSULT_PORT"]
+    click.echo(f"consult is serving on http://{host}:{port} ({app.extensions['socketio'].async_mode}); Ctrl+C stops it.")
+    sys.stdout.flush()
+    run(app, host, port)
+
+
+for _command in (serve, create_facilitator, demo, init_db):
+    cli.add_command(_command)

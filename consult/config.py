@@ -1,0 +1,70 @@
+"""Configuration: defaults, then instance/config.py, then CONSULT_* environment variables."""
+import os
+import secrets
+
+# name -> (default, parser). Each is read from the environment as CONSULT_<NAME>.
+SETTINGS = {
+    "SECRET_KEY": (None, str),
+    "DATABASE_URL": (None, str),
+    "HOST": ("0.0.0.0", str),
+    "PORT": (5000, int),
+    "ASYNC_MODE": ("eventlet", str),
+    "MAX_CONNECTIONS": (10000, int),
+    "OPEN_SIGNUP": (False, lambda v: v.lower() in ("1", "true", "yes", "on")),
+    "PUBLIC_URL": (None, str),
+    "MESSAGE_QUEUE": (None, str),
+    "BROADCAST_INTERVAL": (0.25, float),
+    "NOTE_MAX_LENGTH": (280, int),
+}
+
+
+def instance_path():
+    """The instance folder: CONSULT_INSTANCE_PATH, or ./instance where consult is run."""
+    return os.path.abspath(os.environ.get("CONSULT_INSTANCE_PATH") or "instance")
+
+
+def load(app, overrides=None):
+    cfg = app.config
+    for name, (default, _) in SETTINGS.items():
+        cfg.setdefault("CONSULT_" + name, default)
+    cfg.from_pyfile("config.py", silent=True)
+    for name, (_, parse) in SETTINGS.items():
+        raw = os.environ.get("CONSULT_" + name)
+        if raw is not None and raw != "":
+            cfg["CONSULT_" + name] = parse(raw)
+    if overrides:
+        cfg.update(overrides)
+
+    if cfg.get("CONSULT_SECRET_KEY"):
+        cfg["SECRET_KEY"] = cfg["CONSULT_SECRET_KEY"]
+    if not cfg.get("SECRET_KEY"):
+        cfg["SECRET_KEY"] = _stored_secret(app.instance_path)
+
+    url = cfg.get("CONSULT_DATABASE_URL") or cfg.get("SQLALCHEMY_DATABASE_URI")
+    if not url:
+        url = "sqlite:///" + os.path.join(app.instance_path, "consult.db")
+    if url.startswith("postgres://"):  # the scheme Heroku-style URLs use
+        url = "postgresql://" + url[len("postgres://"):]
+    cfg["SQLALCHEMY_DATABASE_URI"] = url
+    cfg.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Phones keep their participant identity for the whole event and beyond a reload.
+    cfg.setdefault("PERMANENT_SESSION_LIFETIME", 60 * 60 * 24 * 30)
+    # CSRF tokens must outlive a long café on the facilitator's open pages.
+    cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)
+
+
+def _stored_secret(folder):
+    """Make a secret key on first run and keep it, so sign-ins survive a restart."""
+    path = os.path.join(folder, "secret_key")
+    try:
+        with open(path) as f:
+            key = f.read().strip()
+        if key:
+            return key
+    except FileNotFoundError:
+        pass
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key

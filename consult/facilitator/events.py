@@ -1,0 +1,58 @@
+"""Socket events of the control page and the projector (namespace /facilitator)."""
+from flask import request
+from flask_login import current_user
+from flask_socketio import ConnectionRefusedError, join_room
+
+from .. import live, rules
+from ..extensions import db, socketio
+from ..models import CafeSession
+
+NS = live.FACILITATOR_NS
+_screens = {}  # sid -> (session id, view)
+
+
+def _owned(session_id):
+    if isinstance(session_id, bool) or not isinstance(session_id, int):
+        return None
+    session = db.session.get(CafeSession, session_id)
+    if session is None or not current_user.is_authenticated or session.owner_id != current_user.id:
+        return None
+    return session
+
+
+@socketio.on("connect", namespace=NS)
+def connect(auth):
+    if not current_user.is_authenticated:
+        raise ConnectionRefusedError("Sign in first.")
+    auth = auth if isinstance(auth, dict) else {}
+    session = _owned(auth.get("session_id"))
+    view = auth.get("view")
+    if session is None or view not in ("control", "projector"):
+        raise ConnectionRefusedError("No such session among yours.")
+    _screens[request.sid] = (session.id, view)
+    join_room(live.screen_room(session.id, view))
+    socketio.emit("state", live.screen_state(session, view), to=request.sid, namespace=NS)
+
+
+@socketio.on("disconnect", namespace=NS)
+def disconnect(*_):
+    _screens.pop(request.sid, None)
+
+
+@socketio.on("control", namespace=NS)
+def control(data):
+    """{action: open|close|show|reveal|hide, question_id} from the control page."""
+    where = _screens.get(request.sid)
+    if where is None or where[1] != "control":
+        return {"ok": False, "error": "Only the control page can do that."}
+    session = _owned(where[0])
+    if session is None:
+        return {"ok": False, "error": "No such session among yours."}
+    if not isinstance(data, dict):
+        return {"ok": False, "error": "Malformed request."}
+    try:
+        rules.control(session, data.get("action"), data.get("question_id"))
+    except rules.Invalid as error:
+        return {"ok": False, "error": str(error)}
+    live.announce(session)
+    return {"ok": True}

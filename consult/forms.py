@@ -1,0 +1,59 @@
+"""WTForms forms for every page that takes input."""
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
+
+from .models import KINDS
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    remember = BooleanField("Keep me signed in on this computer")
+
+
+class RegisterForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=200)])
+    confirm = PasswordField("Repeat the password", validators=[EqualTo("password", "The passwords differ.")])
+
+
+class JoinForm(FlaskForm):
+    code = StringField(
+        "Join code",
+        validators=[DataRequired("Type the code from the big screen."), Length(max=20)],
+        render_kw={"autocapitalize": "characters", "autocomplete": "off", "spellcheck": "false"},
+    )
+
+
+class SessionForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    date = DateField("Date", validators=[Optional()])
+    venue = StringField("Venue", validators=[Optional(), Length(max=200)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
+
+
+class QuestionForm(FlaskForm):
+    kind = SelectField("Type", choices=list(KINDS.items()))
+    text = TextAreaField("Question", validators=[DataRequired(), Length(max=500)])
+    options = TextAreaField(
+        "Options, one per line (2 to 12)", validators=[Optional(), Length(max=5000)]
+    )
+    multiple = BooleanField("Allow more than one answer")
+    allow_unsure = BooleanField("Offer “Not sure”")
+    scale_min = IntegerField("Lowest number", default=1, validators=[Optional(), NumberRange(0, 9)])
+    scale_max = IntegerField("Highest number", default=5, validators=[Optional(), NumberRange(1, 10)])
+    min_label = StringField("Label for the lowest", validators=[Optional(), Length(max=60)])
+    max_label = StringField("Label for the highest", validators=[Optional(), Length(max=60)])
+    max_length = IntegerField(
+        "Longest note, in characters", default=280, validators=[Optional(), NumberRange(1, 2000)]
+    )

@@ -1,0 +1,134 @@
+"""What phones and screens see, and pushing it to them over Socket.IO.
+
+Votes do not fan out to phones. Each vote marks its session dirty; a background
+task flushes dirty sessions a few times a second to the control page and the
+projector, so a burst of votes becomes a few messages rather than one per vote.
+"""
+from collections import Counter
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from .extensions import db, socketio
+from .models import CafeSession, Note, Participant, Vote
+from .results import hidden, results
+
+PHONE_NS = "/phone"
+FACILITATOR_NS = "/facilitator"
+
+connected = Counter()  # session id -> phones connected to this process
+_dirty = set()
+_loop_started = False
+
+
+def phones_room(session_id):
+    return f"phones:{session_id}"
+
+
+def screen_room(session_id, view):
+    return f"{view}:{session_id}"
+
+
+def question_data(question):
+    """A question as a phone needs it to answer."""
+    if question is None:
+        return None
+    data = {"id": question.id, "kind": question.kind, "text": question.text, "is_open": question.is_open}
+    if question.kind in ("choice", "yesno"):
+        data["multiple"] = question.multiple
+        data["options"] = [{"id": o.id, "text": o.text} for o in question.options]
+    elif question.kind == "scale":
+        data.update(
+            scale_min=question.scale_min, scale_max=question.scale_max,
+            min_label=question.min_label, max_label=question.max_label,
+        )
+    else:
+        data["max_length"] = question.max_length
+    return data
+
+
+def phone_state(participant):
+    """Everything a phone needs after (re)connecting: the current question and its own answers."""
+    session = participant.session
+    answers = {}
+    for vote in db.session.scalars(select(Vote).filter_by(participant_id=participant.id)):
+        answers[vote.question_id] = {
+            "choices": sorted(c.option_id for c in vote.choices),
+            "value": vote.value,
+            "client_id": vote.client_id,
+        }
+    notes = {}
+    for note in db.session.scalars(select(Note).filter_by(participant_id=participant.id).order_by(Note.id)):
+        notes.setdefault(note.question_id, []).append(
+            {"id": note.id, "text": note.text, "client_id": note.client_id}
+        )
+    return {
+        "session": {"title": session.title, "code": session.join_code},
+        "question": question_data(session.current_question),
+        "answers": answers,
+        "notes": notes,
+    }
+
+
+def screen_state(session, view):
+    """What the control page (everything) or the projector (respecting 'reveal') shows."""
+    joined = db.session.scalar(select(func.count(Participant.id)).filter_by(session_id=session.id))
+    current = session.current_question
+    state = {
+        "session_id": session.id,
+        "joined": joined,
+        "connected": connected[session.id],
+        "current": question_data(current),
+        "revealed": bool(current and current.revealed),
+    }
+    if current is not None:
+        result = results(current)
+        state["results"] = result if (view == "control" or current.revealed) else hidden(result)
+    if view == "control":
+        state["questions"] = [
+            {"id": q.id, "is_open": q.is_open, "revealed": q.revealed, "current": q is current}
+            for q in session.questions
+        ]
+    return state
+
+
+def touch(session_id):
+    """Note that a session's results changed; screens hear of it within one interval."""
+    interval = current_app.config["CONSULT_BROADCAST_INTERVAL"]
+    if interval <= 0:
+        flush_session(session_id)
+        return
+    _dirty.add(session_id)
+    global _loop_started
+    if not _loop_started:
+        _loop_started = True
+        socketio.start_background_task(_loop, current_app._get_current_object(), interval)
+
+
+def _loop(app, interval):
+    while True:
+        socketio.sleep(interval)
+        try:
+            with app.app_context():
+                flush()
+        except Exception:  # a bad moment must not stop live updates for the rest of the event
+            app.logger.exception("live update failed")
+
+
+def flush():
+    while _dirty:
+        flush_session(_dirty.pop())
+
+
+def flush_session(session_id):
+    session = db.session.get(CafeSession, session_id)
+    if session is None:
+        return
+    for view in ("control", "projector"):
+        socketio.emit("state", screen_state(session, view), to=screen_room(session_id, view), namespace=FACILITATOR_NS)
+
+
+def announce(session):
+    """The facilitator changed what is shown: tell every phone and screen now."""
+    socketio.emit("question", question_data(session.current_question), to=phones_room(session.id), namespace=PHONE_NS)
+    touch(session.id)

@@ -1,0 +1,72 @@
+"""Socket events of the phone page (namespace /phone)."""
+from flask import request
+from flask_socketio import ConnectionRefusedError, join_room
+
+from .. import live, rules
+from ..extensions import db, socketio
+from ..models import Participant
+from .routes import participant_or_none
+
+NS = live.PHONE_NS
+_phones = {}  # sid -> (session id, participant id)
+
+
+@socketio.on("connect", namespace=NS)
+def connect(auth):
+    code = auth.get("code") if isinstance(auth, dict) else None
+    cafe, participant = participant_or_none(code)
+    if cafe is None:
+        raise ConnectionRefusedError("There is no session with that code.")
+    if participant is None:
+        raise ConnectionRefusedError("Open the join link again to take part.")
+    _phones[request.sid] = (cafe.id, participant.id)
+    live.connected[cafe.id] += 1
+    join_room(live.phones_room(cafe.id))
+    # No connection-state recovery in Socket.IO: every (re)connect gets the whole picture.
+    socketio.emit("state", live.phone_state(participant), to=request.sid, namespace=NS)
+    live.touch(cafe.id)
+
+
+@socketio.on("disconnect", namespace=NS)
+def disconnect(*_):
+    where = _phones.pop(request.sid, None)
+    if where:
+        live.connected[where[0]] -= 1
+        live.touch(where[0])
+
+
+def _participant():
+    where = _phones.get(request.sid)
+    return db.session.get(Participant, where[1]) if where else None
+
+
+def _answer(rule, data):
+    participant = _participant()
+    if participant is None:
+        return {"ok": False, "error": "Open the join link again to take part."}
+    try:
+        item, _ = rule(participant, data)
+    except rules.Invalid as error:
+        return {"ok": False, "error": str(error)}
+    live.touch(participant.session_id)
+    return {"ok": True, "id": item.id}
+
+
+@socketio.on("vote", namespace=NS)
+def vote(data):
+    """{question_id, client_id, choices: [option ids]} or {..., value: n} for a scale."""
+    return _answer(rules.cast_vote, data)
+
+
+@socketio.on("note", namespace=NS)
+def note(data):
+    """{question_id, client_id, text}."""
+    return _answer(rules.post_note, data)
+
+
+@socketio.on("state", namespace=NS)
+def state(*_):
+    participant = _participant()
+    if participant is None:
+        return {"ok": False, "error": "Open the join link again to take part."}
+    return {"ok": True, "state": live.phone_state(participant)}

@@ -1,0 +1,357 @@
+"""Domain rules: who may vote, what counts, how a session is run.
+
+Plain functions, called by HTTP routes and socket handlers alike, so each rule
+is written once. They raise Invalid with a message fit to show a participant.
+"""
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from .extensions import db
+from .models import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    CafeSession,
+    Note,
+    Option,
+    Participant,
+    Question,
+    Vote,
+    VoteChoice,
+    new_join_code,
+    utcnow,
+)
+
+MAX_OPTIONS = 12
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+CONTROL_ACTIONS = ("open", "close", "show", "reveal", "hide")
+
+
+class Invalid(Exception):
+    """Input that breaks a rule; str(error) is the message for the person."""
+
+
+# -- joining ---------------------------------------------------------------
+
+def normalise_code(raw):
+    """Upper-case a typed join code and drop spaces and dashes; None if it cannot be one."""
+    if not isinstance(raw, str):
+        return None
+    code = re.sub(r"[\s-]", "", raw).upper()
+    if len(code) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in code):
+        return None
+    return code
+
+
+def find_session(raw_code):
+    code = normalise_code(raw_code)
+    if code is None:
+        return None
+    return db.session.scalar(select(CafeSession).filter_by(join_code=code))
+
+
+def unique_join_code():
+    while True:
+        code = new_join_code()
+        if not db.session.scalar(select(CafeSession.id).filter_by(join_code=code)):
+            return code
+
+
+def participant_for(session, token):
+    if not isinstance(token, str) or not token:
+        return None
+    return db.session.scalar(select(Participant).filter_by(session_id=session.id, token=token))
+
+
+def join(session, token=None):
+    """The participant behind token in session, or a new anonymous one."""
+    participant = participant_for(session, token)
+    if participant is None:
+        participant = Participant(session=session)
+        db.session.add(participant)
+        db.session.commit()
+    return participant
+
+
+# -- answering -------------------------------------------------------------
+
+def _question_for(participant, question_id):
+    if isinstance(question_id, bool) or not isinstance(question_id, int):
+        raise Invalid("That question was not found.")
+    question = db.session.get(Question, question_id)
+    if question is None or question.session_id != participant.session_id:
+        raise Invalid("That question was not found.")
+    if not question.is_open:
+        raise Invalid("This question is closed: your answer was not saved.")
+    return question
+
+
+def _client_id(payload):
+    client_id = payload.get("client_id")
+    if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+        raise Invalid("Your phone sent a malformed request: please reload the page.")
+    return client_id
+
+
+def _payload(payload):
+    if not isinstance(payload, dict):
+        raise Invalid("Your phone sent a malformed request: please reload the page.")
+    return payload
+
+
+def _ballot(question, payload):
+    """Validate a vote for question: (sorted option ids, scale value)."""
+    if question.kind == "scale":
+        value = payload.get("value")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise Invalid("Choose a number on the scale before sending.")
+        if not question.scale_min <= value <= question.scale_max:
+            raise Invalid(f"Choose a number from {question.scale_min} to {question.scale_max}.")
+        return [], value
+    if question.kind not in ("choice", "yesno"):
+        raise Invalid("This question takes notes, not votes.")
+    choices = payload.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise Invalid("Choose an answer before sending.")
+    if any(isinstance(c, bool) or not isinstance(c, int) for c in choices):
+        raise Invalid("That answer is not one of the options.")
+    chosen = sorted(set(choices))
+    valid = {o.id for o in question.options}
+    if not set(chosen) <= valid:
+        raise Invalid("That answer is not one of the options.")
+    if len(chosen) > 1 and not question.multiple:
+        raise Invalid("Choose only one answer.")
+    return chosen, None
+
+
+def cast_vote(participant, payload):
+    """Record or change participant's vote, committed before returning.
+
+    Returns (vote, changed). A retry with a client_id already stored is a no-op.
+    """
+    payload = _payload(payload)
+    client_id = _client_id(payload)
+    question = _question_for(participant, payload.get("question_id"))
+    chosen, value = _ballot(question, payload)
+
+    seen = db.session.scalar(select(Vote).filter_by(client_id=client_id))
+    if seen is not None:
+        if seen.participant_id != participant.id:
+            raise Invalid("Your phone sent a malformed request: please reload the page.")
+        return seen, False
+
+    vote = db.session.scalar(select(Vote).filter_by(question_id=question.id, participant_id=participant.id))
+    if vote is None:
+        vote = Vote(question_id=question.id, participant_id=participant.id)
+        db.session.add(vote)
+    vote.client_id = client_id
+    vote.value = value
+    vote.updated_at = utcnow()
+    vote.choices = [VoteChoice(option_id=i) for i in chosen]
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The same submission raced itself (a retry beside the original): one of them won.
+        db.session.rollback()
+        seen = db.session.scalar(select(Vote).filter_by(client_id=client_id))
+        if seen is None or seen.participant_id != participant.id:
+            raise Invalid("Your answer could not be saved: please send it again.") from None
+        return seen, False
+    return vote, True
+
+
+def post_note(participant, payload):
+    """Store a note, committed before returning. Returns (note, created)."""
+    payload = _payload(payload)
+    client_id = _client_id(payload)
+    question = _question_for(participant, payload.get("question_id"))
+    if question.kind != "notes":
+        raise Invalid("This question takes votes, not notes.")
+    text = payload.get("text")
+    if not isinstance(text, str):
+        raise Invalid("Write a note before sending.")
+    text = text.strip()
+    if not text:
+        raise Invalid("Write a note before sending.")
+    if len(text) > question.max_length:
+        raise Invalid(
+            f"Your note is {len(text)} characters long; the limit is {question.max_length}. "
+            "Shorten it and send again: nothing was lost."
+        )
+
+    seen = db.session.scalar(select(Note).filter_by(client_id=client_id))
+    if seen is not None:
+        if seen.participant_id != participant.id:
+            raise Invalid("Your phone sent a malformed request: please reload the page.")
+        return seen, False
+    note = Note(question_id=question.id, participant_id=participant.id, client_id=client_id, text=text)
+    db.session.add(note)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        seen = db.session.scalar(select(Note).filter_by(client_id=client_id))
+        if seen is None or seen.participant_id != participant.id:
+            raise Invalid("Your note could not be saved: please send it again.") from None
+        return seen, False
+    return note, True
+
+
+# -- running a session -----------------------------------------------------
+
+def control(session, action, question_id):
+    """Apply a facilitator's live control action; returns the question it touched."""
+    if action not in CONTROL_ACTIONS:
+        raise Invalid("Unknown action.")
+    if isinstance(question_id, str) and question_id.isdigit():
+        question_id = int(question_id)
+    if isinstance(question_id, bool) or not isinstance(question_id, int):
+        raise Invalid("That question was not found.")
+    question = db.session.get(Question, question_id)
+    if question is None or question.session_id != session.id:
+        raise Invalid("That question was not found.")
+    if action == "open":
+        question.is_open = True
+        session.current_question = question
+    elif action == "close":
+        question.is_open = False
+    elif action == "show":
+        session.current_question = question
+    elif action == "reveal":
+        question.revealed = True
+    elif action == "hide":
+        question.revealed = False
+    db.session.commit()
+    return question
+
+
+# -- editing ---------------------------------------------------------------
+
+def answer_count(question):
+    votes = db.session.scalar(select(func.count(Vote.id)).filter_by(question_id=question.id))
+    notes = db.session.scalar(select(func.count(Note.id)).filter_by(question_id=question.id))
+    return votes + notes
+
+
+def save_question(session, question, data):
+    """Create (question is None) or update a question from validated form data.
+
+    Editing keeps every answer: options keep their ids by position, and an option
+    or a type that answers depend on cannot be removed.
+    """
+    try:
+        return _save_question(session, question, data)
+    except Invalid:
+        db.session.rollback()
+        raise
+
+
+def _save_question(session, question, data):
+    kind = data["kind"]
+    creating = question is None
+    if creating:
+        question = Question(session=session, position=len(session.questions))
+        db.session.add(question)
+    elif kind != question.kind and answer_count(question):
+        raise Invalid("This question already has answers, so its type cannot change.")
+
+    question.kind = kind
+    question.text = data["text"].strip()
+    question.multiple = bool(data.get("multiple")) and kind == "choice"
+    question.allow_unsure = bool(data.get("allow_unsure")) and kind == "yesno"
+    if kind == "scale":
+        lo, hi = data.get("scale_min"), data.get("scale_max")
+        if lo is None or hi is None or not 0 <= lo < hi <= 10:
+            raise Invalid("A scale runs from 0 or more up to 10 at most, lowest first.")
+        if not creating and (lo > question.scale_min or hi < question.scale_max):
+            taken = db.session.scalar(
+                select(func.count(Vote.id)).where(
+                    Vote.question_id == question.id, (Vote.value < lo) | (Vote.value > hi)
+                )
+            ) if question.id else 0
+            if taken:
+                raise Invalid("Some answers fall outside that range, so the scale cannot shrink.")
+        question.scale_min, question.scale_max = lo, hi
+        question.min_label = (data.get("min_label") or "").strip()
+        question.max_label = (data.get("max_label") or "").strip()
+    if kind == "notes":
+        limit = data.get("max_length") or 280
+        if not 1 <= limit <= 2000:
+            raise Invalid("A note limit must be between 1 and 2000 characters.")
+        question.max_length = limit
+
+    if kind == "choice":
+        texts = [t.strip() for t in (data.get("options") or "").splitlines() if t.strip()]
+        if not 2 <= len(texts) <= MAX_OPTIONS:
+            raise Invalid(f"A multiple-choice question needs 2 to {MAX_OPTIONS} options, one per line.")
+    elif kind == "yesno":
+        texts = ["Yes", "No"] + (["Not sure"] if question.allow_unsure else [])
+    else:
+        texts = []
+    _set_options(question, texts)
+    db.session.commit()
+    return question
+
+
+def _set_options(question, texts):
+    """Match lines to options by text, then reworded lines to the rest in order, so answers stay put."""
+    existing = list(question.options)
+    matched = [None] * len(texts)
+    free = list(existing)
+    for i, text in enumerate(texts):
+        same = next((o for o in free if o.text.strip().lower() == text.lower()), None)
+        if same is not None:
+            matched[i] = same
+            free.remove(same)
+    for i, text in enumerate(texts):
+        if matched[i] is None and free:
+            matched[i] = free.pop(0)
+    for option in free:
+        used = option.id and db.session.scalar(
+            select(func.count()).select_from(VoteChoice).filter_by(option_id=option.id)
+        )
+        if used:
+            raise Invalid(f"“{option.text}” has votes, so it cannot be removed.")
+        question.options.remove(option)
+    for i, text in enumerate(texts):
+        option = matched[i]
+        if option is None:
+            option = Option(text=text[:200], position=i)
+            question.options.append(option)
+        option.text, option.position = text[:200], i
+    question.options.sort(key=lambda o: o.position)
+
+
+def move_question(question, step):
+    questions = list(question.session.questions)
+    i = questions.index(question)
+    j = i + step
+    if 0 <= j < len(questions):
+        questions[i], questions[j] = questions[j], questions[i]
+        for n, q in enumerate(questions):
+            q.position = n
+        db.session.commit()
+
+
+def duplicate_session(session):
+    """A copy of session with its questions and options, none of its answers."""
+    copy = CafeSession(
+        owner_id=session.owner_id,
+        title=f"{session.title} (copy)"[:200],
+        date=session.date,
+        venue=session.venue,
+        description=session.description,
+        join_code=unique_join_code(),
+    )
+    for q in session.questions:
+        nq = Question(
+            kind=q.kind, text=q.text, position=q.position, multiple=q.multiple,
+            allow_unsure=q.allow_unsure, scale_min=q.scale_min, scale_max=q.scale_max,
+            min_label=q.min_label, max_label=q.max_label, max_length=q.max_length,
+        )
+        nq.options = [Option(text=o.text, position=o.position) for o in q.options]
+        copy.questions.append(nq)
+    db.session.add(copy)
+    db.session.commit()
+    return copy
