@@ -1,0 +1,98 @@
+"""The `consult` commands and the migrations they run."""
+import re
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, select
+
+from consult import create_app
+from consult.extensions import db
+from consult.models import CafeSession, Facilitator
+
+
+def fresh_app(tmp_path, monkeypatch, url=None):
+    monkeypatch.setenv("CONSULT_INSTANCE_PATH", str(tmp_path / "inst"))
+    return create_app({
+        "TESTING": True,
+        "CONSULT_ASYNC_MODE": "threading",
+        "CONSULT_DATABASE_URL": url or f"sqlite:///{tmp_path / 'cli.db'}",
+    })
+
+
+def schema_diff(app):
+    with app.app_context():
+        with db.engine.connect() as conn:
+            return compare_metadata(MigrationContext.configure(conn), db.metadata)
+
+
+def test_migrations_build_the_models_schema(tmp_path, monkeypatch):
+    app = fresh_app(tmp_path, monkeypatch)
+    result = app.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    assert schema_diff(app) == []
+
+
+def test_create_facilitator_from_stdin(tmp_path, monkeypatch):
+    app = fresh_app(tmp_path, monkeypatch)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["create-facilitator", "Sam@Example.org"], input="long enough pw\n")
+    assert result.exit_code == 0, result.output
+    assert "Created facilitator sam@example.org" in result.output
+    result = runner.invoke(args=["create-facilitator", "sam@example.org"], input="short\n")
+    assert result.exit_code != 0 and "at least 8" in result.output
+    result = runner.invoke(args=["create-facilitator", "sam@example.org", "--password", "another password"])
+    assert "Updated" in result.output
+    with app.app_context():
+        user = db.session.scalar(select(Facilitator))
+        assert user.check_password("another password") and not user.check_password("long enough pw")
+        assert user.password_hash != "another password"
+
+
+def test_demo_is_ready_to_run_and_made_once(tmp_path, monkeypatch):
+    app = fresh_app(tmp_path, monkeypatch)
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    code = re.search(r"Join code:\s+(\w{6})", first.output).group(1)
+    assert f"/j/{code}" in first.output and "demo@example.org" in first.output
+    second = runner.invoke(args=["demo"])
+    assert re.search(r"Join code:\s+(\w{6})", second.output).group(1) == code
+    with app.app_context():
+        cafe = db.session.scalar(select(CafeSession))
+        kinds = [q.kind for q in cafe.questions]
+        assert kinds == ["notes"] * 5 + ["yesno", "scale"]
+        assert cafe.questions[0].text.startswith("Our vision is for a healthy, safe, confident")
+        assert "Leicester is a diverse city" in cafe.questions[3].text
+        assert cafe.current_question is cafe.questions[0] and cafe.questions[0].is_open
+        assert db.session.query(CafeSession).count() == 1
+
+
+def test_secret_key_is_made_once_and_kept(tmp_path, monkeypatch):
+    first = fresh_app(tmp_path, monkeypatch)
+    second = fresh_app(tmp_path, monkeypatch)
+    assert first.secret_key == second.secret_key and len(first.secret_key) == 64
+    assert (tmp_path / "inst" / "secret_key").stat().st_mode & 0o077 == 0
+    monkeypatch.setenv("CONSULT_SECRET_KEY", "from-env")
+    assert fresh_app(tmp_path, monkeypatch).secret_key == "from-env"
+
+
+def test_instance_config_file_and_environment(tmp_path, monkeypatch):
+    inst = tmp_path / "inst"
+    inst.mkdir()
+    (inst / "config.py").write_text("CONSULT_PORT = 8123\nCONSULT_NOTE_MAX_LENGTH = 100\n")
+    monkeypatch.setenv("CONSULT_NOTE_MAX_LENGTH", "140")
+    app = fresh_app(tmp_path, monkeypatch)
+    assert app.config["CONSULT_PORT"] == 8123  # from instance/config.py
+    assert app.config["CONSULT_NOTE_MAX_LENGTH"] == 140  # the environment wins
+
+
+def test_default_database_lives_in_the_instance_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONSULT_INSTANCE_PATH", str(tmp_path / "elsewhere"))
+    monkeypatch.delenv("CONSULT_DATABASE_URL", raising=False)
+    app = create_app({"TESTING": True, "CONSULT_ASYNC_MODE": "threading"})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'elsewhere' / 'consult.db'}"
+    app.test_cli_runner().invoke(args=["init-db"])
+    engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()
