@@ -1,7 +1,8 @@
 """The application factory."""
 import os
 
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template, request
+from flask_socketio import ConnectionRefusedError
 
 from . import config
 from .extensions import csrf, db, login, migrate, socketio
@@ -30,6 +31,7 @@ def create_app(overrides=None):
         ping_interval=25,
         ping_timeout=30,
     )
+    socketio.on_error_default(_socket_error)
 
     from . import models
 
@@ -49,9 +51,20 @@ def create_app(overrides=None):
 
     register(app)
 
+    from flask_wtf.csrf import CSRFError
+
+    app.register_error_handler(CSRFError, _csrf_error)
     for code, title in ((400, "Bad request"), (403, "Not yours"), (404, "Not found"), (405, "Not allowed")):
         app.register_error_handler(code, _error_page(code, title))
     return app
+
+
+def _csrf_error(error):
+    if request.is_json:
+        # The phone's script reads JSON; a stale page's token is fixed by reloading it.
+        return {"ok": False, "error": "This page is out of date: reload it and send again."}, 400
+    return render_template("error.html", code=400, title="Form expired",
+                           message="This form was out of date. Go back, reload the page and try again."), 400
 
 
 def _error_page(code, title):
@@ -59,3 +72,24 @@ def _error_page(code, title):
         return render_template("error.html", code=code, title=title, message=getattr(error, "description", "")), code
 
     return handler
+
+
+SOCKET_ERROR = "Something went wrong on the server; please try again."
+
+
+def _socket_error(error):
+    """An exception in a socket handler: log it and answer, so the client is not left waiting.
+
+    Without this, Flask-SocketIO re-raises: the event gets no ack at all and a phone waits
+    for its timeout, and a failed transaction would stay open until teardown.
+    """
+    event = getattr(request, "event", None) or {}
+    current_app.logger.exception("socket event %r on %s failed", event.get("message"), getattr(request, "namespace", "?"))
+    try:
+        db.session.rollback()
+    except Exception:  # the database itself may be what failed; the answer must still go out
+        current_app.logger.exception("rollback after a failed socket event failed too")
+    if event.get("message") == "connect":
+        # A half-made connection is worse than none: refuse it, and the client retries.
+        raise ConnectionRefusedError(SOCKET_ERROR)
+    return {"ok": False, "error": SOCKET_ERROR}

@@ -6,6 +6,7 @@ from wtforms import (
     EmailField,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -43,7 +44,7 @@ class SessionForm(FlaskForm):
 
 
 class QuestionForm(FlaskForm):
-    kind = SelectField("Type", choices=list(KINDS.items()))
+    kind = SelectField("Type", choices=[SelectChoice(value, label) for value, label in KINDS.items()])
     text = TextAreaField("Question", validators=[DataRequired(), Length(max=500)])
     options = TextAreaField(
         "Options, one per line (2 to 12)", validators=[Optional(), Length(max=5000)]

@@ -26,10 +26,25 @@ from .models import (
 MAX_OPTIONS = 12
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 CONTROL_ACTIONS = ("open", "close", "show", "reveal", "hide")
+# The largest id an INTEGER column holds on PostgreSQL; SQLite cannot even bind a Python int past 2**63.
+MAX_ID = 2**31 - 1
 
 
 class Invalid(Exception):
     """Input that breaks a rule; str(error) is the message for the person."""
+
+
+def as_id(value, digits=False):
+    """value as a row id, or None when it cannot be one (a bool, a float, out of range...).
+
+    With digits, a string of ASCII digits (as a form sends) is accepted too. Looking up an
+    id out of range would fail in the database driver, not find nothing.
+    """
+    if digits and isinstance(value, str) and re.fullmatch(r"[0-9]{1,10}", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        return None
+    return value
 
 
 # -- joining ---------------------------------------------------------------
@@ -77,7 +92,8 @@ def join(session, token=None):
 # -- answering -------------------------------------------------------------
 
 def _question_for(participant, question_id):
-    if isinstance(question_id, bool) or not isinstance(question_id, int):
+    question_id = as_id(question_id)
+    if question_id is None:
         raise Invalid("That question was not found.")
     question = db.session.get(Question, question_id)
     if question is None or question.session_id != participant.session_id:
@@ -204,9 +220,8 @@ def control(session, action, question_id):
     """Apply a facilitator's live control action; returns the question it touched."""
     if action not in CONTROL_ACTIONS:
         raise Invalid("Unknown action.")
-    if isinstance(question_id, str) and question_id.isdigit():
-        question_id = int(question_id)
-    if isinstance(question_id, bool) or not isinstance(question_id, int):
+    question_id = as_id(question_id, digits=True)
+    if question_id is None:
         raise Invalid("That question was not found.")
     question = db.session.get(Question, question_id)
     if question is None or question.session_id != session.id:

@@ -8,16 +8,22 @@ LOOPBACK = ("localhost", "127.", "::1", "[::1]")
 
 
 def lan_address():
-    """This machine's first non-loopback IPv4 address, found without sending anything."""
+    """This machine's address on the local network, or None; nothing is sent to find it."""
+    try:
+        # A UDP "connect" only asks the routing table which interface would be used; no packet
+        # leaves the machine. 192.0.2.1 is a documentation address that is never routed anywhere.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))
+            address = probe.getsockname()[0]
+        if not address.startswith(("127.", "0.")):
+            return address
+    except OSError:
+        pass
     try:
         infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
     except OSError:
         return None
-    for info in infos:
-        address = info[4][0]
-        if not address.startswith("127."):
-            return address
-    return None
+    return next((i[4][0] for i in infos if not i[4][0].startswith("127.")), None)
 
 
 def base_url():
@@ -26,7 +32,8 @@ def base_url():
         return configured.rstrip("/")
     parts = urlsplit(request.host_url)
     host = parts.hostname or ""
-    if host.startswith(LOOPBACK):
+    listening_everywhere = current_app.config["CONSULT_HOST"] in ("0.0.0.0", "::", "")
+    if host.startswith(LOOPBACK) and listening_everywhere:
         # The facilitator opened the page as localhost; a phone needs the laptop's network address.
         address = lan_address()
         if address:

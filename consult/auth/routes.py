@@ -13,6 +13,10 @@ from . import bp
 def _safe_next():
     target = request.args.get("next", "")
     parts = urlsplit(target)
+    # A control character cannot go in a Location header (a newline there was a 500), and a
+    # browser drops tabs and reads "\\" as "/", so neither belongs in a path we send back.
+    if any(c < " " or c in "\x7f\\" for c in target):
+        return url_for("facilitator.index")
     # Only a path on this site: never bounce a facilitator to another host.
     if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
         return target

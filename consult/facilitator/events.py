@@ -12,7 +12,7 @@ _screens = {}  # sid -> (session id, view)
 
 
 def _owned(session_id):
-    if isinstance(session_id, bool) or not isinstance(session_id, int):
+    if rules.as_id(session_id) is None:
         return None
     session = db.session.get(CafeSession, session_id)
     if session is None or not current_user.is_authenticated or session.owner_id != current_user.id:
@@ -56,3 +56,8 @@ def control(data):
         return {"ok": False, "error": str(error)}
     live.announce(session)
     return {"ok": True}
+
+
+@socketio.on("*", namespace=NS)
+def unknown(event, *_):
+    return {"ok": False, "error": f"Unknown request {str(event)[:40]!r}."}

@@ -5,21 +5,21 @@ from sqlalchemy import select
 from .. import live, rules
 from ..extensions import db
 from ..forms import QuestionForm, SessionForm
-from ..models import CafeSession, Question
+from ..models import KINDS, CafeSession, Question
 from ..urls import base_url, join_url
 from . import bp
 
 
 def own_session(session_id):
     """The signed-in facilitator's session, or 404: another's sessions do not exist for them."""
-    session = db.session.get(CafeSession, session_id)
+    session = db.session.get(CafeSession, session_id) if rules.as_id(session_id) else None
     if session is None or session.owner_id != current_user.id:
         abort(404, "There is no such session among yours.")
     return session
 
 
 def own_question(session, question_id):
-    question = db.session.get(Question, question_id)
+    question = db.session.get(Question, question_id) if rules.as_id(question_id) else None
     if question is None or question.session_id != session.id:
         abort(404, "There is no such question in this session.")
     return question
@@ -102,7 +102,7 @@ def question(session_id, question_id=None):
     if request.method == "GET":
         choice = question is not None and question.kind == "choice"
         form.options.data = "\n".join(o.text for o in question.options) if choice else ""
-    if request.method == "GET" and question is None and request.args.get("kind") in dict(form.kind.choices):
+    if request.method == "GET" and question is None and request.args.get("kind") in KINDS:
         form.kind.data = request.args["kind"]
     if form.validate_on_submit():
         try:

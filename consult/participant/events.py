@@ -19,11 +19,11 @@ def connect(auth):
         raise ConnectionRefusedError("There is no session with that code.")
     if participant is None:
         raise ConnectionRefusedError("Open the join link again to take part.")
-    _phones[request.sid] = (cafe.id, participant.id)
-    live.connected[cafe.id] += 1
     join_room(live.phones_room(cafe.id))
     # No connection-state recovery in Socket.IO: every (re)connect gets the whole picture.
     socketio.emit("state", live.phone_state(participant), to=request.sid, namespace=NS)
+    _phones[request.sid] = (cafe.id, participant.id)
+    live.connected[cafe.id] += 1
     live.touch(cafe.id)
 
 
@@ -70,3 +70,8 @@ def state(*_):
     if participant is None:
         return {"ok": False, "error": "Open the join link again to take part."}
     return {"ok": True, "state": live.phone_state(participant)}
+
+
+@socketio.on("*", namespace=NS)
+def unknown(event, *_):
+    return {"ok": False, "error": f"Unknown request {str(event)[:40]!r}: please reload the page."}

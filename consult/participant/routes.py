@@ -50,7 +50,8 @@ def join(code):
     cafe = rules.find_session(code)
     if cafe is None:
         form = JoinForm(code=code[:20])
-        form.code.errors.append("There is no session with that code. Check it on the big screen and try again.")
+        # An unvalidated field's errors is a tuple: assign a list, do not append (that was a 500).
+        form.code.errors = ["There is no session with that code. Check it on the big screen and try again."]
         return render_template("participant/start.html", form=form), 404
     if code != cafe.join_code:
         return redirect(url_for(".join", code=cafe.join_code))
@@ -103,6 +104,9 @@ def note(code):
 @bp.route("/j/<code>/state.json")
 def state(code):
     cafe, participant = participant_or_none(code)
+    # JSON errors, as the vote and note endpoints give, not an HTML page a script cannot read.
+    if cafe is None:
+        return jsonify(ok=False, error="There is no session with that code."), 404
     if participant is None:
-        abort(404, "Open the join link again to take part.")
+        return jsonify(ok=False, error="Open the join link again to take part."), 403
     return jsonify(live.phone_state(participant))

@@ -11,6 +11,8 @@
   var feedback = document.getElementById("feedback");
   var section = document.getElementById("question");
   var shownId = null;
+  var drafts = {};  // question id -> unsent note text
+  var shownOpen = false;
 
   function newId() {
     var bytes = new Uint8Array(16);
@@ -29,6 +31,11 @@
     feedback.textContent = message;
     feedback.className = "feedback " + (kind || "");
     feedback.setAttribute("role", kind === "error" ? "alert" : "status");
+    delete feedback.dataset.hint;
+  }
+  function hint(message) {  // a problem found on the phone, before anything was sent
+    say(message, "error");
+    feedback.dataset.hint = "1";
   }
   function loadPending() {
     try { return JSON.parse(localStorage.getItem(pendingKey)) || []; } catch (e) { return []; }
@@ -112,12 +119,16 @@
 
   function render(changed) {
     var q = state.question;
-    if (changed) say("");
-    // Keep a half-written note (and the cursor in it) across updates of the same question.
+    // A new question, or this one just closed: an earlier hint ("Choose an answer…") no longer applies.
+    if (changed || (shownOpen && q && !q.is_open && feedback.dataset.hint)) say("");
+    // Keep a half-written note (and the cursor in it) across updates, question switches and closes.
     var draft = document.getElementById("note");
+    if (draft && shownId !== null) drafts[shownId] = draft.value;
     var keep = draft && q && shownId === q.id ? { text: draft.value, focused: document.activeElement === draft } : null;
+    if (!keep && q && drafts[q.id]) keep = { text: drafts[q.id], focused: false };
     section.textContent = "";
     shownId = q ? q.id : null;
+    shownOpen = !!(q && q.is_open);
     if (!q) {
       section.appendChild(el("h1", { id: "qtext", tabindex: "-1" }, "Waiting for the facilitator to open a question…"));
       renderMine(null);
@@ -129,6 +140,10 @@
       form.appendChild(el("h1", { id: "qtext", tabindex: "-1" }, q.text));
       if (!q.is_open) {
         form.appendChild(el("p", { className: "closed" }, "This question is closed."));
+        if (keep && keep.text.trim()) {
+          form.appendChild(el("p", {}, "It closed before this note of yours was sent; you could give it to your table host:"));
+          form.appendChild(el("blockquote", { className: "unsent" }, keep.text));
+        }
       } else {
         var label = el("label", { "for": "note" }, "Your note");
         var area = el("textarea", { id: "note", name: "note", rows: "4", maxlength: String(q.max_length * 2), "aria-describedby": "count" });
@@ -138,13 +153,15 @@
           count.textContent = left >= 0 ? left + " characters left." : "Too long by " + (-left) + " characters.";
           count.className = left >= 0 ? "hint" : "hint error";
         });
-        form.appendChild(label); form.appendChild(area); form.appendChild(count);
+        var field = el("div", { className: "field" });
+        field.appendChild(label); field.appendChild(area); field.appendChild(count);
+        form.appendChild(field);
         form.appendChild(el("button", { type: "submit", className: "primary big" }, "Post note"));
         form.addEventListener("submit", function (e) {
           e.preventDefault();
           var text = area.value.trim();
-          if (!text) { say("Write a note before sending.", "error"); area.focus(); return; }
-          if (text.length > q.max_length) { say("Your note is too long by " + (text.length - q.max_length) + " characters. Shorten it and send again.", "error"); area.focus(); return; }
+          if (!text) { hint("Write a note before sending."); area.focus(); return; }
+          if (text.length > q.max_length) { hint("Your note is too long by " + (text.length - q.max_length) + " characters. Shorten it and send again."); area.focus(); return; }
           submit("note", { question_id: q.id, text: text });
           area.value = "";
           count.textContent = "Up to " + q.max_length + " characters.";
@@ -165,6 +182,7 @@
         var lab = el("label", { "for": id, className: "choice" });
         lab.appendChild(input);
         lab.appendChild(el("span", {}, o.text));
+        if (o.end) lab.appendChild(el("span", { className: "end" }, o.end));
         list.appendChild(lab);
       });
       fieldset.appendChild(list);
@@ -178,7 +196,7 @@
         e.preventDefault();
         var picked = Array.prototype.filter.call(form.querySelectorAll("input[name=answer]"), function (i) { return i.checked; })
           .map(function (i) { return parseInt(i.value, 10); });
-        if (!picked.length) { say("Choose an answer before sending.", "error"); return; }
+        if (!picked.length) { hint("Choose an answer before sending."); return; }
         if (q.kind === "scale") submit("vote", { question_id: q.id, value: picked[0] });
         else submit("vote", { question_id: q.id, choices: picked });
       });
@@ -200,10 +218,9 @@
   function scaleOptions(q) {
     var out = [];
     for (var v = q.scale_min; v <= q.scale_max; v++) {
-      var text = String(v);
-      if (v === q.scale_min && q.min_label) text += " – " + q.min_label;
-      if (v === q.scale_max && q.max_label) text += " – " + q.max_label;
-      out.push({ id: v, text: text });
+      // The number is the tile; a label for either end goes under it (and into the radio's name).
+      var end = v === q.scale_min ? q.min_label : v === q.scale_max ? q.max_label : "";
+      out.push({ id: v, text: String(v), end: end || "" });
     }
     return out;
   }

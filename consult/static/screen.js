@@ -29,7 +29,8 @@
     if (r.kind === "notes") {
       results.appendChild(el("p", "total", r.total + (r.total === 1 ? " note" : " notes")));
       var wall = el("ul", "wall");
-      r.notes.forEach(function (n) { wall.appendChild(el("li", "sticky", n.text)); });
+      // Newest first: on a full wall, the note just posted is the one in view.
+      r.notes.slice().reverse().forEach(function (n) { wall.appendChild(el("li", "sticky", n.text)); });
       results.appendChild(wall);
       return;
     }
@@ -83,6 +84,9 @@
 
   var socket = io("/facilitator", { auth: { session_id: parseInt(screen.dataset.session, 10), view: view } });
   socket.on("state", render);
+  // Whether live updates flow; the control page falls back to plain form posts without them.
+  socket.on("connect", function () { screen.dataset.live = "connected"; });
+  socket.on("disconnect", function () { screen.dataset.live = "offline"; });
   socket.on("connect_error", function (err) { console.warn("live updates:", err && err.message); });
 
   if (view === "control") {
