@@ -4,8 +4,9 @@ Plain functions, called by HTTP routes and socket handlers alike, so each rule
 is written once. They raise Invalid with a message fit to show a participant.
 """
 import re
+from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
@@ -28,6 +29,13 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 CONTROL_ACTIONS = ("open", "close", "show", "reveal", "hide")
 # The largest id an INTEGER column holds on PostgreSQL; SQLite cannot even bind a Python int past 2**63.
 MAX_ID = 2**31 - 1
+
+
+class Voter(NamedTuple):
+    """Who is answering: a participant id and their session, without a database row."""
+
+    id: int
+    session_id: int
 
 
 class Invalid(Exception):
@@ -91,11 +99,16 @@ def join(session, token=None):
 
 # -- answering -------------------------------------------------------------
 
-def _question_for(participant, question_id):
+def _question_for(participant, question_id, cache=None):
+    """The open question of participant's session, or Invalid. cache: question id -> Question."""
     question_id = as_id(question_id)
     if question_id is None:
         raise Invalid("That question was not found.")
-    question = db.session.get(Question, question_id)
+    question = cache.get(question_id) if cache is not None else None
+    if question is None:
+        question = db.session.get(Question, question_id)
+        if cache is not None and question is not None:
+            cache[question_id] = question  # also keeps it from leaving the weak identity map
     if question is None or question.session_id != participant.session_id:
         raise Invalid("That question was not found.")
     if not question.is_open:
@@ -141,77 +154,177 @@ def _ballot(question, payload):
     return chosen, None
 
 
-def cast_vote(participant, payload):
-    """Record or change participant's vote, committed before returning.
+MALFORMED = "Your phone sent a malformed request: please reload the page."
 
-    Returns (vote, changed). A retry with a client_id already stored is a no-op.
-    """
+
+class _Checked(NamedTuple):
+    index: int
+    who: Voter
+    client_id: str
+    question_id: int
+    chosen: list
+    value: int | None
+    text: str | None
+
+
+def _check_vote(i, who, payload, questions):
     payload = _payload(payload)
     client_id = _client_id(payload)
-    question = _question_for(participant, payload.get("question_id"))
+    question = _question_for(who, payload.get("question_id"), questions)
     chosen, value = _ballot(question, payload)
-
-    seen = db.session.scalar(select(Vote).filter_by(client_id=client_id))
-    if seen is not None:
-        if seen.participant_id != participant.id:
-            raise Invalid("Your phone sent a malformed request: please reload the page.")
-        return seen, False
-
-    vote = db.session.scalar(select(Vote).filter_by(question_id=question.id, participant_id=participant.id))
-    if vote is None:
-        vote = Vote(question_id=question.id, participant_id=participant.id)
-        db.session.add(vote)
-    vote.client_id = client_id
-    vote.value = value
-    vote.updated_at = utcnow()
-    vote.choices = [VoteChoice(option_id=i) for i in chosen]
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # The same submission raced itself (a retry beside the original): one of them won.
-        db.session.rollback()
-        seen = db.session.scalar(select(Vote).filter_by(client_id=client_id))
-        if seen is None or seen.participant_id != participant.id:
-            raise Invalid("Your answer could not be saved: please send it again.") from None
-        return seen, False
-    return vote, True
+    return _Checked(i, who, client_id, question.id, chosen, value, None)
 
 
-def post_note(participant, payload):
-    """Store a note, committed before returning. Returns (note, created)."""
+def _check_note(i, who, payload, questions):
     payload = _payload(payload)
     client_id = _client_id(payload)
-    question = _question_for(participant, payload.get("question_id"))
+    question = _question_for(who, payload.get("question_id"), questions)
     if question.kind != "notes":
         raise Invalid("This question takes votes, not notes.")
     text = payload.get("text")
-    if not isinstance(text, str):
+    if not isinstance(text, str) or not text.strip():
         raise Invalid("Write a note before sending.")
     text = text.strip()
-    if not text:
-        raise Invalid("Write a note before sending.")
     if len(text) > question.max_length:
         raise Invalid(
             f"Your note is {len(text)} characters long; the limit is {question.max_length}. "
             "Shorten it and send again: nothing was lost."
         )
+    return _Checked(i, who, client_id, question.id, [], None, text)
 
-    seen = db.session.scalar(select(Note).filter_by(client_id=client_id))
-    if seen is not None:
-        if seen.participant_id != participant.id:
-            raise Invalid("Your phone sent a malformed request: please reload the page.")
-        return seen, False
-    note = Note(question_id=question.id, participant_id=participant.id, client_id=client_id, text=text)
-    db.session.add(note)
+
+def _rounds(checked, key):
+    """Split checked items so that no round holds the same client id, or the same key, twice."""
+    while checked:
+        this, rest, ids, keys = [], [], set(), set()
+        for c in checked:
+            k = key(c)
+            if c.client_id in ids or (k is not None and k in keys):
+                rest.append(c)
+            else:
+                this.append(c)
+                ids.add(c.client_id)
+                keys.add(k)
+        yield this
+        checked = rest
+
+
+def _known(model, round_, out):
+    """Settle items whose client id is stored already (a retry); return the others."""
+    rows = db.session.execute(
+        select(model.client_id, model.id, model.participant_id).where(model.client_id.in_([c.client_id for c in round_]))
+    ).all()
+    known = {client_id: (row_id, pid) for client_id, row_id, pid in rows}
+    fresh = []
+    for c in round_:
+        if c.client_id in known:
+            row_id, pid = known[c.client_id]
+            out[c.index] = (row_id, False) if pid == c.who.id else Invalid(MALFORMED)
+        else:
+            fresh.append(c)
+    return fresh
+
+
+def record_votes(items):
+    """Record or change the votes in items, [(who, payload)], in the open transaction.
+
+    The caller commits. Returns, per item, (vote id, changed) or the Invalid it broke. A retry
+    with a client id already stored changes nothing; a later vote replaces an earlier one.
+    A handful of statements per call, however many votes: this is the hot path of a burst.
+    """
+    out, checked, questions = [None] * len(items), [], {}
+    for i, (who, payload) in enumerate(items):
+        try:
+            checked.append(_check_vote(i, who, payload, questions))
+        except Invalid as error:
+            out[i] = error
+    now = utcnow()
+    for round_ in _rounds(checked, key=lambda c: (c.question_id, c.who.id)):
+        fresh = _known(Vote, round_, out)
+        if not fresh:
+            continue
+        rows = db.session.execute(
+            select(Vote.question_id, Vote.participant_id, Vote.id).where(
+                Vote.question_id.in_({c.question_id for c in fresh}),
+                Vote.participant_id.in_({c.who.id for c in fresh}),
+            )
+        ).all()
+        existing = {(q, p): vote_id for q, p, vote_id in rows}
+        changes = [c for c in fresh if (c.question_id, c.who.id) in existing]
+        new = [c for c in fresh if (c.question_id, c.who.id) not in existing]
+        ids = {}
+        if changes:
+            for c in changes:
+                ids[c.client_id] = existing[(c.question_id, c.who.id)]
+            db.session.execute(
+                update(Vote),
+                [{"id": ids[c.client_id], "client_id": c.client_id, "value": c.value, "updated_at": now} for c in changes],
+            )
+            db.session.execute(delete(VoteChoice).where(VoteChoice.vote_id.in_([ids[c.client_id] for c in changes])))
+        if new:
+            made = db.session.execute(
+                insert(Vote).returning(Vote.client_id, Vote.id),
+                [{"question_id": c.question_id, "participant_id": c.who.id, "client_id": c.client_id,
+                  "value": c.value, "created_at": now, "updated_at": now} for c in new],
+            ).all()
+            ids.update(dict(made))
+        choices = [{"vote_id": ids[c.client_id], "option_id": o} for c in fresh for o in c.chosen]
+        if choices:
+            db.session.execute(insert(VoteChoice), choices)
+        for c in fresh:
+            out[c.index] = (ids[c.client_id], True)
+    return out
+
+
+def record_notes(items):
+    """Add the notes in items, [(who, payload)], in the open transaction; the caller commits.
+
+    Returns, per item, (note id, created) or the Invalid it broke.
+    """
+    out, checked, questions = [None] * len(items), [], {}
+    for i, (who, payload) in enumerate(items):
+        try:
+            checked.append(_check_note(i, who, payload, questions))
+        except Invalid as error:
+            out[i] = error
+    now = utcnow()
+    for round_ in _rounds(checked, key=lambda c: None):
+        fresh = _known(Note, round_, out)
+        if fresh:
+            made = db.session.execute(
+                insert(Note).returning(Note.client_id, Note.id),
+                [{"question_id": c.question_id, "participant_id": c.who.id, "client_id": c.client_id,
+                  "text": c.text, "created_at": now} for c in fresh],
+            ).all()
+            ids = dict(made)
+            for c in fresh:
+                out[c.index] = (ids[c.client_id], True)
+    return out
+
+
+def commit_one(record, who, payload):
+    """One vote or note, committed on its own: (id, changed), or raises Invalid."""
     try:
+        (result,) = record([(who, payload)])
         db.session.commit()
     except IntegrityError:
+        # The same submission raced itself (a retry beside the original): one of them won.
         db.session.rollback()
-        seen = db.session.scalar(select(Note).filter_by(client_id=client_id))
-        if seen is None or seen.participant_id != participant.id:
-            raise Invalid("Your note could not be saved: please send it again.") from None
-        return seen, False
-    return note, True
+        (result,) = record([(who, payload)])
+        db.session.commit()
+    if isinstance(result, Invalid):
+        raise result
+    return result
+
+
+def cast_vote(participant, payload):
+    """Record or change a vote, committed before returning: (vote id, changed)."""
+    return commit_one(record_votes, participant, payload)
+
+
+def post_note(participant, payload):
+    """Store a note, committed before returning: (note id, created)."""
+    return commit_one(record_notes, participant, payload)
 
 
 # -- running a session -----------------------------------------------------

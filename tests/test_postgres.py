@@ -85,8 +85,8 @@ def test_a_retried_vote_racing_itself_is_stored_once(pg_app):
             from consult.models import Participant
 
             p = db.session.get(Participant, pid)
-            vote, _ = rules.cast_vote(p, {"question_id": qid, "client_id": "same-retry-1", "choices": [opt]})
-            return vote.id
+            vote_id, _ = rules.cast_vote(p, {"question_id": qid, "client_id": "same-retry-1", "choices": [opt]})
+            return vote_id
 
     for _ in range(5):
         with ThreadPoolExecutor(4) as pool:

@@ -38,10 +38,10 @@ def test_join_reuses_a_known_token(ctx):
 def test_vote_counts_once_and_can_change(ctx):
     session, p, qs = ctx
     red, green, _ = [o.id for o in qs[0].options]
-    vote, changed = rules.cast_vote(p, {"question_id": qs[0].id, "client_id": "vote-aaaa-1", "choices": [red]})
+    vote_id, changed = rules.cast_vote(p, {"question_id": qs[0].id, "client_id": "vote-aaaa-1", "choices": [red]})
     assert changed
     again, changed = rules.cast_vote(p, {"question_id": qs[0].id, "client_id": "vote-aaaa-1", "choices": [red]})
-    assert again.id == vote.id and not changed
+    assert again == vote_id and not changed
     rules.cast_vote(p, {"question_id": qs[0].id, "client_id": "vote-aaaa-2", "choices": [green]})
     assert db.session.query(Vote).filter_by(question_id=qs[0].id).count() == 1
     r = results(qs[0])
@@ -127,8 +127,8 @@ def test_notes(ctx):
         rules.post_note(p, {**base, "client_id": "n-00000001", "text": "x" * 51})
     with pytest.raises(rules.Invalid, match="Write a note"):
         rules.post_note(p, {**base, "client_id": "n-00000001", "text": 5})
-    note, created = rules.post_note(p, {**base, "client_id": "n-00000001", "text": " <b>Jobs</b> £ “ok” 🙂 "})
-    assert created and note.text == "<b>Jobs</b> £ “ok” 🙂"
+    note_id, created = rules.post_note(p, {**base, "client_id": "n-00000001", "text": " <b>Jobs</b> £ “ok” 🙂 "})
+    assert created and db.session.get(Note, note_id).text == "<b>Jobs</b> £ “ok” 🙂"
     _, created = rules.post_note(p, {**base, "client_id": "n-00000001", "text": "<b>Jobs</b>"})
     assert not created
     rules.post_note(p, {**base, "client_id": "n-00000002", "text": "Second"})
@@ -205,3 +205,85 @@ def test_deleting_a_session_removes_its_answers(ctx):
     db.session.delete(session)
     db.session.commit()
     assert db.session.query(Vote).count() == db.session.query(Note).count() == db.session.query(Participant).count() == 0
+
+
+def test_record_votes_in_one_batch(ctx):
+    """A burst arrives as one batch: retries, changes, bad items and new votes together."""
+    session, p, qs = ctx
+    choice, scale = qs[0], qs[3]
+    red, green, blue = [o.id for o in choice.options]
+    q = rules.Voter(p.id, session.id)
+    others = [rules.Voter(rules.join(session).id, session.id) for _ in range(3)]
+    rules.cast_vote(q, {"question_id": choice.id, "client_id": "before-01", "choices": [red]})
+    items = [
+        (q, {"question_id": choice.id, "client_id": "before-01", "choices": [red]}),  # a retry
+        (q, {"question_id": choice.id, "client_id": "change-01", "choices": [green]}),  # a change
+        (others[0], {"question_id": choice.id, "client_id": "new-0001", "choices": [blue]}),
+        (others[0], {"question_id": choice.id, "client_id": "new-0001", "choices": [blue]}),  # sent twice at once
+        (others[1], {"question_id": choice.id, "client_id": "new-0002", "choices": []}),  # empty
+        (others[1], {"question_id": scale.id, "client_id": "new-0003", "value": 2}),
+        (others[2], {"question_id": choice.id, "client_id": "new-0004", "choices": [red]}),
+        (others[2], {"question_id": choice.id, "client_id": "new-0005", "choices": [green]}),  # changed at once
+        (others[2], {"question_id": choice.id, "client_id": "new-0003", "choices": [red]}),  # someone else's id
+    ]
+    out = rules.record_votes(items)
+    db.session.commit()
+    assert out[0][1] is False and out[1][1] is True and out[0][0] == out[1][0]
+    assert out[2][1] is True and out[3] == (out[2][0], False)
+    assert isinstance(out[4], rules.Invalid) and "Choose an answer" in str(out[4])
+    assert out[5][1] is True
+    assert out[6][1] is True and out[7] == (out[6][0], True)
+    assert isinstance(out[8], rules.Invalid)
+    assert [b["count"] for b in results(choice)["bars"]] == [0, 2, 1]
+    assert results(scale)["mean"] == 2
+    assert db.session.query(Vote).count() == 4
+
+
+def test_record_notes_in_one_batch(ctx):
+    session, p, qs = ctx
+    notes = qs[1]
+    q = rules.Voter(p.id, session.id)
+    out = rules.record_notes([
+        (q, {"question_id": notes.id, "client_id": "note-0001", "text": "one"}),
+        (q, {"question_id": notes.id, "client_id": "note-0001", "text": "one"}),
+        (q, {"question_id": notes.id, "client_id": "note-0002", "text": "x" * 51}),
+        (q, {"question_id": notes.id, "client_id": "note-0003", "text": "two"}),
+    ])
+    db.session.commit()
+    assert out[0][1] and out[1] == (out[0][0], False) and isinstance(out[2], rules.Invalid) and out[3][1]
+    assert [n["text"] for n in results(notes)["notes"]] == ["one", "two"]
+
+
+def test_group_commit_batches_concurrent_answers(app, cafe):
+    """Many threads submitting at once: each gets its own answer, after one shared commit."""
+    import threading
+
+    from consult.batch import GroupCommit
+
+    writer = GroupCommit()
+    with app.app_context():
+        session = db.session.get(CafeSession, cafe["id"])
+        voters = [rules.Voter(rules.join(session).id, session.id) for _ in range(40)]
+        qid = cafe["questions"][0]
+        options = option_ids(app, qid)
+    results_, errors = {}, []
+
+    def vote(i):
+        with app.app_context():
+            try:
+                payload = {"question_id": qid, "client_id": f"burst-{i:04d}", "choices": [options[i % 3]]}
+                if i == 39:
+                    payload["choices"] = []
+                results_[i] = writer.submit("record_votes", voters[i], payload)
+            except rules.Invalid as error:
+                errors.append((i, str(error)))
+
+    threads = [threading.Thread(target=vote, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [(39, "Choose an answer before sending.")]
+    assert len(results_) == 39 and all(changed for _, changed in results_.values())
+    with app.app_context():
+        assert db.session.query(Vote).count() == 39

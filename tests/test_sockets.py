@@ -602,12 +602,12 @@ def test_wrong_number_of_arguments_gets_an_error_ack(app, client, cafe, phone, i
 
 
 def test_exception_in_a_handler_is_answered_rolled_back_and_logged(app, phone, ids, monkeypatch, caplog):
-    def broken(participant, payload):
-        db.session.add(Participant(session_id=participant.session_id, token="half-made"))
+    def broken(items):
+        db.session.add(Participant(session_id=items[0][0].session_id, token="half-made"))
         db.session.flush()
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(rules, "cast_vote", broken)
+    monkeypatch.setattr(rules, "record_votes", broken)
     with caplog.at_level(logging.ERROR):
         ack = vote(phone, {"question_id": ids["choice"], "client_id": cid(), "choices": ids["choice_opts"][:1]})
     assert ack == {"ok": False, "error": SOCKET_ERROR}
@@ -620,7 +620,7 @@ def test_exception_in_a_handler_is_answered_rolled_back_and_logged(app, phone, i
 
 
 def test_exception_in_the_rollback_still_answers(app, phone, ids, monkeypatch):
-    monkeypatch.setattr(rules, "post_note", lambda *a: 1 / 0)
+    monkeypatch.setattr(rules, "record_notes", lambda *a: 1 / 0)
     monkeypatch.setattr(db.session, "rollback", lambda: 1 / 0, raising=False)
     ack = note(phone, {"question_id": ids["notes"], "client_id": cid(), "text": "hi"})
     assert ack == {"ok": False, "error": SOCKET_ERROR}

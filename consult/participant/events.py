@@ -3,6 +3,7 @@ from flask import request
 from flask_socketio import ConnectionRefusedError, join_room
 
 from .. import live, rules
+from ..batch import writer
 from ..extensions import db, socketio
 from ..models import Participant
 from .routes import participant_or_none
@@ -40,28 +41,29 @@ def _participant():
     return db.session.get(Participant, where[1]) if where else None
 
 
-def _answer(rule, data):
-    participant = _participant()
-    if participant is None:
+def _answer(record, data):
+    where = _phones.get(request.sid)
+    if where is None:
         return {"ok": False, "error": "Open the join link again to take part."}
+    session_id, participant_id = where
     try:
-        item, _ = rule(participant, data)
+        item_id, _ = writer.submit(record, rules.Voter(participant_id, session_id), data)
     except rules.Invalid as error:
         return {"ok": False, "error": str(error)}
-    live.touch(participant.session_id)
-    return {"ok": True, "id": item.id}
+    live.touch(session_id)
+    return {"ok": True, "id": item_id}
 
 
 @socketio.on("vote", namespace=NS)
 def vote(data):
     """{question_id, client_id, choices: [option ids]} or {..., value: n} for a scale."""
-    return _answer(rules.cast_vote, data)
+    return _answer("record_votes", data)
 
 
 @socketio.on("note", namespace=NS)
 def note(data):
     """{question_id, client_id, text}."""
-    return _answer(rules.post_note, data)
+    return _answer("record_notes", data)
 
 
 @socketio.on("state", namespace=NS)

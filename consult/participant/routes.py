@@ -5,6 +5,7 @@ import qrcode.image.svg
 from flask import Response, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 
 from .. import live, rules
+from ..batch import writer
 from ..forms import JoinForm
 from ..urls import join_url
 from . import bp
@@ -76,29 +77,29 @@ def qr(code):
     return Response(out.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "max-age=3600"})
 
 
-def _answer(code, rule):
+def _answer(code, record):
     cafe, participant = participant_or_none(code)
     if cafe is None:
         return jsonify(ok=False, error="There is no session with that code."), 404
     if participant is None:
         return jsonify(ok=False, error="Open the join link again to take part."), 403
     try:
-        item, _ = rule(participant, request.get_json(silent=True))
+        item_id, _ = writer.submit(record, rules.Voter(participant.id, cafe.id), request.get_json(silent=True))
     except rules.Invalid as error:
         return jsonify(ok=False, error=str(error)), 400
     live.touch(cafe.id)
-    return jsonify(ok=True, id=item.id)
+    return jsonify(ok=True, id=item_id)
 
 
 @bp.route("/j/<code>/vote", methods=["POST"])
 def vote(code):
     """The same vote as the socket event, for a phone whose socket is down."""
-    return _answer(code, rules.cast_vote)
+    return _answer(code, "record_votes")
 
 
 @bp.route("/j/<code>/note", methods=["POST"])
 def note(code):
-    return _answer(code, rules.post_note)
+    return _answer(code, "record_notes")
 
 
 @bp.route("/j/<code>/state.json")

@@ -112,6 +112,8 @@
   function submit(event, data) {
     data.client_id = newId();
     var item = { event: event, data: data };
+    // A newer vote on a question replaces one not yet confirmed: resending the old one later would undo it.
+    if (event === "vote") pending = pending.filter(function (p) { return !(p.event === "vote" && p.data.question_id === data.question_id); });
     pending.push(item);
     savePending(pending);
     send(item, false);
