@@ -32,6 +32,9 @@ def create_app(overrides=None):
         ping_timeout=30,
     )
     socketio.on_error_default(_socket_error)
+    from . import live
+
+    live.init_app(app)
 
     from . import models
 

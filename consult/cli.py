@@ -1,4 +1,5 @@
 """Commands of the `consult` CLI (also `flask --app consult ...`)."""
+import json
 import sys
 
 import click
@@ -164,5 +165,21 @@ def serve(host, port, with_demo, async_mode):
     run(app, host, port)
 
 
-for _command in (serve, create_facilitator, demo, init_db):
+@click.command("bench")
+@click.option("--phones", type=int, default=500, show_default=True, help="Phones to connect; each votes once.")
+@click.option("--async-mode", type=click.Choice(["eventlet", "gevent"]), default="eventlet", show_default=True)
+@click.option("--processes", type=int, default=1, show_default=True,
+              help="Server processes; more than one needs --database-url and --message-queue.")
+@click.option("--database-url", help="Database the servers share (default: SQLite in a temporary folder).")
+@click.option("--message-queue", help="redis://... shared by several processes.")
+@click.option("--no-bare", is_flag=True, help="Skip the bare Flask-SocketIO run (no ceiling, no ratio).")
+def bench(phones, async_mode, processes, database_url, message_queue, no_bare):
+    """Load benchmark on loopback: N phones vote in one burst; prints one JSON line last."""
+    from .bench.run import bench as run_bench
+
+    result = run_bench(phones, async_mode, processes, database_url, message_queue, not no_bare)
+    click.echo(json.dumps(result))
+
+
+for _command in (serve, create_facilitator, demo, init_db, bench):
     cli.add_command(_command)

@@ -4,11 +4,12 @@ Votes do not fan out to phones. Each vote marks its session dirty; a background
 task flushes dirty sessions a few times a second to the control page and the
 projector, so a burst of votes becomes a few messages rather than one per vote.
 """
-from collections import Counter
+import time
 
 from flask import current_app
 from sqlalchemy import func, select
 
+from . import shared
 from .extensions import db, socketio
 from .models import CafeSession, Note, Participant, Vote
 from .results import hidden, results
@@ -16,9 +17,15 @@ from .results import hidden, results
 PHONE_NS = "/phone"
 FACILITATOR_NS = "/facilitator"
 
-connected = Counter()  # session id -> phones connected to this process
-_dirty = set()
+presence = shared.Local()  # replaced in init_app: who is connected, across processes
+_dirty = {}  # session id -> time.monotonic() of its latest change not yet pushed
 _loop_started = False
+REFRESH_EVERY = 30  # seconds between renewals of this process's presence
+
+
+def init_app(app):
+    global presence
+    presence = shared.make(app.config["CONSULT_MESSAGE_QUEUE"])
 
 
 def phones_room(session_id):
@@ -77,7 +84,7 @@ def screen_state(session, view):
     state = {
         "session_id": session.id,
         "joined": joined,
-        "connected": connected[session.id],
+        "connected": presence.connected(session.id),
         "current": question_data(current),
         "revealed": bool(current and current.revealed),
     }
@@ -98,7 +105,7 @@ def touch(session_id):
     if interval <= 0:
         flush_session(session_id)
         return
-    _dirty.add(session_id)
+    _dirty[session_id] = time.monotonic()
     global _loop_started
     if not _loop_started:
         _loop_started = True
@@ -106,18 +113,28 @@ def touch(session_id):
 
 
 def _loop(app, interval):
+    refreshed = time.monotonic()
     while True:
         socketio.sleep(interval)
         try:
             with app.app_context():
-                flush()
+                flush(interval)
+                if time.monotonic() - refreshed > REFRESH_EVERY:
+                    presence.refresh()
+                    refreshed = time.monotonic()
         except Exception:  # a bad moment must not stop live updates for the rest of the event
             app.logger.exception("live update failed")
 
 
-def flush():
-    while _dirty:
-        flush_session(_dirty.pop())
+def flush(interval=0):
+    for session_id, changed in list(_dirty.items()):
+        claim = presence.may_flush(session_id, interval, changed)
+        if claim is False:
+            continue  # another process pushes this interval; try again next time
+        if _dirty.get(session_id) == changed:
+            del _dirty[session_id]
+        if claim:
+            flush_session(session_id)
 
 
 def flush_session(session_id):

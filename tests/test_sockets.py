@@ -7,7 +7,7 @@ import pytest
 from flask_socketio import SocketIOTestClient
 from werkzeug import security
 
-from consult import live, models, rules
+from consult import live, models, rules, shared
 from consult.app import SOCKET_ERROR
 from consult.extensions import db, socketio
 from consult.facilitator import events as facilitator_events
@@ -31,7 +31,7 @@ def fresh_socket_state(monkeypatch):
     )
 
     def clear():
-        live.connected.clear()
+        live.presence = shared.Local()
         phone_events._phones.clear()
         facilitator_events._screens.clear()
         SocketIOTestClient.clients.clear()
@@ -103,7 +103,7 @@ def test_phone_connect_refused_for_unknown_code(app, cafe):
     for auth in ({"code": "ZZZZZZ"}, {"code": None}, {"code": ["x"]}, {}, None, "nonsense", {"code": "x" * 100_000}):
         sock = socketio.test_client(app, namespace=PHONE, flask_test_client=http, auth=auth)
         assert not sock.is_connected(PHONE), auth
-    assert not phone_events._phones and live.connected[cafe["id"]] == 0
+    assert not phone_events._phones and live.presence.connected(cafe["id"]) == 0
 
 
 def test_phone_connect_refused_without_cookie(app, cafe):

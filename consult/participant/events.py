@@ -24,7 +24,7 @@ def connect(auth):
     # No connection-state recovery in Socket.IO: every (re)connect gets the whole picture.
     socketio.emit("state", live.phone_state(participant), to=request.sid, namespace=NS)
     _phones[request.sid] = (cafe.id, participant.id)
-    live.connected[cafe.id] += 1
+    live.presence.joined(cafe.id, request.sid)
     live.touch(cafe.id)
 
 
@@ -32,7 +32,7 @@ def connect(auth):
 def disconnect(*_):
     where = _phones.pop(request.sid, None)
     if where:
-        live.connected[where[0]] -= 1
+        live.presence.left(request.sid)
         live.touch(where[0])
 
 

@@ -1,0 +1,1 @@
+"""`consult bench`: a load benchmark against a real server on loopback."""

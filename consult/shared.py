@@ -1,0 +1,99 @@
+"""State that every server process must agree on: who is connected, and who pushes results.
+
+With one process it lives in memory. With several (CONSULT_MESSAGE_QUEUE=redis://...) it
+lives in Redis, so a projector on one process counts the phones connected to another,
+and one process, not each, pushes a session's results per interval.
+"""
+import secrets
+import time
+from collections import Counter
+
+PRESENCE_TTL = 120  # seconds a connection counts without a refresh: a dead process's phones fade out
+
+
+class Local:
+    def __init__(self):
+        self.members = {}  # sid -> session id
+        self.counts = Counter()
+
+    def joined(self, session_id, sid):
+        self.members[sid] = session_id
+        self.counts[session_id] += 1
+
+    def left(self, sid):
+        session_id = self.members.pop(sid, None)
+        if session_id is not None:
+            self.counts[session_id] -= 1
+        return session_id
+
+    def connected(self, session_id):
+        return self.counts[session_id]
+
+    def refresh(self):
+        pass
+
+    def may_flush(self, session_id, interval, changed=0.0):
+        return True
+
+
+class Redis(Local):
+    def __init__(self, url):
+        super().__init__()
+        import redis
+
+        self.redis = redis.Redis.from_url(url)
+        self.me = secrets.token_hex(6)  # this process, in member names and flush claims
+        self.lost = {}  # session id -> when another process last won its push claim
+
+    @staticmethod
+    def _key(session_id):
+        return f"consult:presence:{session_id}"
+
+    def joined(self, session_id, sid):
+        super().joined(session_id, sid)
+        self.redis.zadd(self._key(session_id), {f"{self.me}:{sid}": time.time() + PRESENCE_TTL})
+
+    def left(self, sid):
+        session_id = super().left(sid)
+        if session_id is not None:
+            self.redis.zrem(self._key(session_id), f"{self.me}:{sid}")
+        return session_id
+
+    def connected(self, session_id):
+        key = self._key(session_id)
+        pipe = self.redis.pipeline()
+        pipe.zremrangebyscore(key, "-inf", time.time())
+        pipe.zcard(key)
+        return pipe.execute()[1]
+
+    def refresh(self):
+        """Renew this process's connections, so they outlive PRESENCE_TTL while they last."""
+        expiry = time.time() + PRESENCE_TTL
+        pipe = self.redis.pipeline()
+        for sid, session_id in list(self.members.items()):
+            pipe.zadd(self._key(session_id), {f"{self.me}:{sid}": expiry})
+        pipe.execute()
+
+    def may_flush(self, session_id, interval, changed=0.0):
+        """Claim this interval's push of session_id's results; changed: time.monotonic() of our latest change.
+
+        True: push now. False: another process pushes this interval; keep the change and try
+        again. None: we lost twice with no change of ours in between, so the other process
+        pushed after our change was committed and showed it.
+        """
+        ttl = max(1, int(interval * 900))
+        if self.redis.set(f"consult:flush:{session_id}", self.me, nx=True, px=ttl):
+            self.lost.pop(session_id, None)
+            return True
+        lost_at = self.lost.get(session_id)
+        if lost_at is not None and lost_at >= changed:
+            del self.lost[session_id]
+            return None
+        self.lost[session_id] = time.monotonic()
+        return False
+
+
+def make(message_queue):
+    if message_queue and message_queue.startswith(("redis://", "rediss://", "unix://")):
+        return Redis(message_queue)
+    return Local()
