@@ -28,6 +28,55 @@ def run(app, host, port):
     if socketio.async_mode == "eventlet":
         # eventlet's WSGI server caps open connections at 1024 by default; a room holds more phones.
         options["max_size"] = app.config["CONSULT_MAX_CONNECTIONS"]
+        _interrupt_eventlet_main_on_sigint()
+    elif socketio.async_mode == "gevent":
+        _stop_gevent_on_sigint(socketio)
     elif socketio.async_mode == "threading":
         options["allow_unsafe_werkzeug"] = True
     socketio.run(app, host=host, port=port, **options)
+
+
+def _interrupt_eventlet_main_on_sigint():
+    """Ctrl+C stops eventlet's server even when it lands while a request or socket event runs.
+
+    Python raises KeyboardInterrupt in whichever greenthread happens to run: raised in a
+    handler, it is logged and swallowed (or ends just that connection) and the server
+    serves on. Deliver it to the main greenlet, where eventlet's server loop stops on it.
+    """
+    import signal
+
+    import greenlet
+    from eventlet import hubs
+
+    main = greenlet.getcurrent()
+
+    def interrupt(signum, frame):
+        hub = hubs.get_hub()
+        current = greenlet.getcurrent()
+        if current is main or current is hub.greenlet:
+            raise KeyboardInterrupt  # reaches the main greenlet as usual
+        hub.schedule_call_global(0, main.throw, KeyboardInterrupt())
+
+    signal.signal(signal.SIGINT, interrupt)
+
+
+def _stop_gevent_on_sigint(socketio):
+    """Ctrl+C stops gevent's server cleanly, as it does eventlet's.
+
+    Left to Python, SIGINT raises KeyboardInterrupt in whichever greenlet happens to run,
+    often a phone's connection: the hub prints its traceback and the command ends "Aborted!".
+    """
+    import signal
+
+    import gevent
+
+    main = gevent.get_hub().parent
+
+    def stop():
+        server = getattr(socketio, "wsgi_server", None)
+        if server is None:  # not serving yet: interrupt startup as usual
+            main.throw(KeyboardInterrupt)
+        else:
+            server.stop(timeout=1)
+
+    gevent.signal_handler(signal.SIGINT, stop)
