@@ -25,6 +25,7 @@ def create_app(overrides=None):
         app,
         async_mode=app.config["CONSULT_ASYNC_MODE"],
         message_queue=app.config["CONSULT_MESSAGE_QUEUE"],
+        channel=app.config["CONSULT_CHANNEL"],
         # Same-origin only: a page elsewhere must not drive a facilitator's signed-in socket.
         cors_allowed_origins=None,
         # Phones on weak wifi: notice a dead connection within a minute, not sooner.

@@ -13,6 +13,7 @@ SETTINGS = {
     "OPEN_SIGNUP": (False, lambda v: v.lower() in ("1", "true", "yes", "on")),
     "PUBLIC_URL": (None, str),
     "MESSAGE_QUEUE": (None, str),
+    "CHANNEL": ("consult", str),
     "BROADCAST_INTERVAL": (0.25, float),
     "NOTE_MAX_LENGTH": (280, int),
 }

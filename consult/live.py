@@ -25,7 +25,7 @@ REFRESH_EVERY = 30  # seconds between renewals of this process's presence
 
 def init_app(app):
     global presence
-    presence = shared.make(app.config["CONSULT_MESSAGE_QUEUE"])
+    presence = shared.make(app.config["CONSULT_MESSAGE_QUEUE"], app.config["CONSULT_CHANNEL"])
 
 
 def phones_room(session_id):

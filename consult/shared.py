@@ -37,17 +37,17 @@ class Local:
 
 
 class Redis(Local):
-    def __init__(self, url):
+    def __init__(self, url, prefix="consult"):
         super().__init__()
         import redis
 
         self.redis = redis.Redis.from_url(url)
+        self.prefix = prefix  # deployments sharing one Redis keep apart by their channel name
         self.me = secrets.token_hex(6)  # this process, in member names and flush claims
         self.lost = {}  # session id -> when another process last won its push claim
 
-    @staticmethod
-    def _key(session_id):
-        return f"consult:presence:{session_id}"
+    def _key(self, session_id):
+        return f"{self.prefix}:presence:{session_id}"
 
     def joined(self, session_id, sid):
         super().joined(session_id, sid)
@@ -82,7 +82,7 @@ class Redis(Local):
         pushed after our change was committed and showed it.
         """
         ttl = max(1, int(interval * 900))
-        if self.redis.set(f"consult:flush:{session_id}", self.me, nx=True, px=ttl):
+        if self.redis.set(f"{self.prefix}:flush:{session_id}", self.me, nx=True, px=ttl):
             self.lost.pop(session_id, None)
             return True
         lost_at = self.lost.get(session_id)
@@ -93,7 +93,7 @@ class Redis(Local):
         return False
 
 
-def make(message_queue):
+def make(message_queue, prefix="consult"):
     if message_queue and message_queue.startswith(("redis://", "rediss://", "unix://")):
-        return Redis(message_queue)
+        return Redis(message_queue, prefix)
     return Local()

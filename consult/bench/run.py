@@ -230,6 +230,7 @@ def bench(phones, async_mode="eventlet", processes=1, database_url=None, message
         env["CONSULT_DATABASE_URL"] = database_url
     if message_queue:
         env["CONSULT_MESSAGE_QUEUE"] = message_queue
+        env["CONSULT_CHANNEL"] = "bench-" + secrets.token_hex(4)  # apart from a live deployment on the same Redis
     if processes > 1 and not (database_url and message_queue):
         raise SystemExit("Several processes need a shared database and message queue: "
                          "give --database-url postgresql://... and --message-queue redis://...")

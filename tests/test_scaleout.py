@@ -1,0 +1,133 @@
+"""Scale-out: two `consult serve` processes sharing PostgreSQL and a Redis message queue.
+
+Phones are connected to one process, the facilitator's control page and projector to the
+other: what the facilitator does reaches the phones, and what the phones send shows live
+on the projector, each answer stored once.
+"""
+import re
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from .live_server import LiveServer
+from .test_e2e import WAIT, Peer, bars, cookie_header, new_client_id, ok, refused, stop_cleanly
+from .test_postgres import PG
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
+
+REDIS = "redis://127.0.0.1:6379/0"
+PHONES = 6
+
+
+@pytest.fixture(params=["eventlet", "gevent"])
+def pair(request, tmp_path):
+    """Two servers on one database schema, one Redis channel and one secret key."""
+    schema = "s_" + uuid.uuid4().hex[:10]
+    admin = create_engine(PG)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    env = {
+        "CONSULT_DATABASE_URL": f"{PG}?options=-csearch_path%3D{schema}",
+        "CONSULT_MESSAGE_QUEUE": REDIS,
+        "CONSULT_CHANNEL": f"test-{schema}",  # apart from any other run sharing this Redis
+        "CONSULT_SECRET_KEY": uuid.uuid4().hex,
+    }
+    a = LiveServer(tmp_path / "a", async_mode=request.param, env=env)
+    b = LiveServer(tmp_path / "b", async_mode=request.param, env=env)
+    code = a.demo()
+    servers = []
+    try:
+        for server in (a, b):
+            server.start()
+            servers.append(server)
+        yield a, b, code, env["CONSULT_DATABASE_URL"]
+    finally:
+        for server in servers:
+            stop_cleanly(server)
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def test_phones_on_one_process_projector_on_another(pair):
+    a, b, code, db_url = pair
+    peers = []
+    try:
+        facilitator = b.login()
+        page = facilitator.get(b.url + "/sessions/", timeout=WAIT).text
+        session_id = int(re.search(r'href="/sessions/(\d+)/control"', page).group(1))
+        cookie = cookie_header(facilitator)
+        control = Peer("control", b.url, "/facilitator", {"session_id": session_id, "view": "control"}, cookie)
+        projector = Peer("projector", b.url, "/facilitator", {"session_id": session_id, "view": "projector"}, cookie)
+        peers += [control, projector]
+        first = control.connect().wait_for("state")
+        projector.connect().wait_for("state")
+        questions = [q["id"] for q in first["questions"]]
+        notes_q, yesno_q = questions[0], questions[5]
+
+        phones = []
+        for i in range(PHONES):
+            http = requests.Session()
+            assert http.get(f"{a.url}/j/{code}", timeout=WAIT).status_code == 200
+            phone = Peer(f"phone{i}", a.url, "/phone", {"code": code}, cookie_header(http))
+            peers.append(phone)
+            phone.connect().wait_for("state")
+            phones.append(phone)
+        # Presence is shared: the control page on b counts the phones connected to a.
+        control.wait_for("state", lambda s: s["joined"] == PHONES and s["connected"] == PHONES)
+
+        # The facilitator on b opens a question: the phones on a are told.
+        marks = [p.mark() for p in phones]
+        ok(control.call("control", {"action": "open", "question_id": yesno_q}))
+        options = []
+        for phone, mark in zip(phones, marks):
+            question = phone.wait_for("question", lambda q: q and q["id"] == yesno_q, since=mark)
+            options = [o["id"] for o in question["options"]]
+
+        # Phones on a vote (one retries, one changes its mind): the projector on b shows it live.
+        mark = projector.mark()
+        picks = [options[0]] * 4 + [options[1]] * 2
+        ids = []
+        for phone, pick in zip(phones, picks):
+            cid = new_client_id()
+            ids.append(cid)
+            ok(phone.call("vote", {"question_id": yesno_q, "client_id": cid, "choices": [pick]}))
+        ok(phones[0].call("vote", {"question_id": yesno_q, "client_id": ids[0], "choices": [options[0]]}))
+        ok(phones[1].call("vote", {"question_id": yesno_q, "client_id": new_client_id(), "choices": [options[1]]}))
+        state = projector.wait_for(
+            "state", lambda s: s.get("results", {}).get("total") == PHONES
+            and bars(s["results"])[options[1]][0] == 3, since=mark, timeout=2,
+        )
+        assert bars(state["results"])[options[0]] == (3, 50.0)
+
+        # Notes posted on a appear on b's projector wall, and a closed question refuses on a.
+        ok(control.call("control", {"action": "open", "question_id": notes_q}))
+        for phone in phones:
+            phone.wait_for("question", lambda q: q and q["id"] == notes_q)
+        mark = projector.mark()
+        for i, phone in enumerate(phones[:3]):
+            ok(phone.call("note", {"question_id": notes_q, "client_id": new_client_id(), "text": f"Note {i} <b>"}))
+        state = projector.wait_for("state", lambda s: s.get("results", {}).get("total") == 3, since=mark, timeout=2)
+        assert sorted(n["text"] for n in state["results"]["notes"]) == ["Note 0 <b>", "Note 1 <b>", "Note 2 <b>"]
+        ok(control.call("control", {"action": "close", "question_id": notes_q}))
+        phones[0].wait_for("question", lambda q: q and q["id"] == notes_q and not q["is_open"])
+        refused(phones[0].call("note", {"question_id": notes_q, "client_id": new_client_id(), "text": "late"}), "closed")
+
+        # Phones leaving a are seen leaving on b.
+        for phone in phones[3:]:
+            phone.close()
+        control.wait_for("state", lambda s: s["connected"] == 3)
+    finally:
+        for peer in peers:
+            peer.close()
+
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        votes = conn.execute(text("SELECT count(*), count(DISTINCT participant_id) FROM vote WHERE question_id = :q"),
+                             {"q": yesno_q}).one()
+        notes = conn.execute(text("SELECT count(*), count(DISTINCT client_id) FROM note")).one()
+    engine.dispose()
+    assert tuple(votes) == (PHONES, PHONES)
+    assert tuple(notes) == (3, 3)
