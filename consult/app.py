@@ -15,6 +15,13 @@ def create_app(overrides=None):
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, overrides)
 
+    if app.config["CONSULT_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind nginx: trust its X-Forwarded-* headers, so join links carry the public scheme and host.
+        n = app.config["CONSULT_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     csrf.init_app(app)

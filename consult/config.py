@@ -14,6 +14,7 @@ SETTINGS = {
     "PUBLIC_URL": (None, str),
     "MESSAGE_QUEUE": (None, str),
     "CHANNEL": ("consult", str),
+    "PROXIES": (0, int),
     "BROADCAST_INTERVAL": (0.25, float),
     "NOTE_MAX_LENGTH": (280, int),
 }
@@ -46,6 +47,10 @@ def load(app, overrides=None):
         url = "sqlite:///" + os.path.join(app.instance_path, "consult.db")
     if url.startswith("postgres://"):  # the scheme Heroku-style URLs use
         url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://") and cfg["CONSULT_ASYNC_MODE"] == "eventlet":
+        # eventlet's monkey-patching makes psycopg2 cooperative; psycopg 3 (SQLAlchemy's
+        # default) would block the whole server on every query there. gevent suits psycopg 3.
+        url = "postgresql+psycopg2://" + url[len("postgresql://"):]
     cfg["SQLALCHEMY_DATABASE_URI"] = url
     cfg.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     # Phones keep their participant identity for the whole event and beyond a reload.

@@ -96,3 +96,27 @@ def test_default_database_lives_in_the_instance_folder(tmp_path, monkeypatch):
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     engine.dispose()
+
+
+def test_behind_a_proxy_join_links_use_the_public_address(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONSULT_PROXIES", "1")
+    app = fresh_app(tmp_path, monkeypatch)
+    client = app.test_client()
+    from consult.urls import base_url
+
+    @app.route("/_base")
+    def _base():
+        return base_url()
+
+    r = client.get("/_base", base_url="http://127.0.0.1:5001",
+                   headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "consult.example.org"})
+    assert r.text == "https://consult.example.org"
+
+
+def test_postgres_driver_follows_the_async_mode(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONSULT_INSTANCE_PATH", str(tmp_path / "inst"))
+    url = "postgres://u@127.0.0.1/db"
+    eventlet = create_app({"CONSULT_ASYNC_MODE": "eventlet", "CONSULT_DATABASE_URL": url})
+    gevent = create_app({"CONSULT_ASYNC_MODE": "gevent", "CONSULT_DATABASE_URL": url})
+    assert eventlet.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg2://u@127.0.0.1/db"
+    assert gevent.config["SQLALCHEMY_DATABASE_URI"] == "postgresql://u@127.0.0.1/db"

@@ -252,7 +252,8 @@ def bench(phones, async_mode="eventlet", processes=1, database_url=None, message
             for proc, url in zip(servers, urls):
                 wait_ready(url, proc)
             base_rss = sum(rss_mb(p.pid) for p in servers)
-            out = asyncio.run(drive(urls[:1] if processes == 1 else urls[:-1] or urls, phones, info["code"], info, urls[-1]))
+            # Phones spread over every process; the projector watches from the last one.
+            out = asyncio.run(drive(urls, phones, info["code"], info, urls[-1]))
             result.update(out)
             result["rss_mb"] = round(sum(rss_mb(p.pid, "VmHWM") for p in servers), 1)
             if result.get("phones"):
