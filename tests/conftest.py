@@ -30,6 +30,21 @@ def app(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def fast_passwords(monkeypatch):
+    """Cheap password hashes, for tests of something else than hashing."""
+    import functools
+
+    from werkzeug import security
+
+    from consult import models
+
+    monkeypatch.setattr(
+        models, "generate_password_hash",
+        functools.partial(security.generate_password_hash, method="pbkdf2:sha256:1"),
+    )
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

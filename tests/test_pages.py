@@ -1,10 +1,8 @@
 """Every page and JSON endpoint through Flask's test client: who may see what, forms, and bad input."""
-import functools
 import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from werkzeug import security
 
 from consult import create_app, models, rules
 from consult.extensions import db
@@ -16,12 +14,8 @@ OTHER = "other@example.org"
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(monkeypatch):
-    """Cheap password hashes: the hashing scheme is not under test here, the pages are."""
-    monkeypatch.setattr(
-        models, "generate_password_hash",
-        functools.partial(security.generate_password_hash, method="pbkdf2:sha256:1"),
-    )
+def _fast(fast_passwords):
+    """The hashing scheme is not under test here, the pages are."""
 
 
 @pytest.fixture

@@ -1,11 +1,9 @@
 """Every Socket.IO event of the phone (/phone) and the screens (/facilitator), with Flask-SocketIO's test client."""
-import functools
 import logging
 import uuid
 
 import pytest
 from flask_socketio import SocketIOTestClient
-from werkzeug import security
 
 from consult import live, models, rules, shared
 from consult.app import SOCKET_ERROR
@@ -23,12 +21,8 @@ NOT_FOUND = "That question was not found."
 
 
 @pytest.fixture(autouse=True)
-def fresh_socket_state(monkeypatch):
+def fresh_socket_state(fast_passwords):
     """Cheap password hashes, and no sockets or counts left over from another test's app."""
-    monkeypatch.setattr(
-        models, "generate_password_hash",
-        functools.partial(security.generate_password_hash, method="pbkdf2:sha256:1"),
-    )
 
     def clear():
         live.presence = shared.Local()
