@@ -16,6 +16,7 @@ from .results import hidden, results
 
 PHONE_NS = "/phone"
 FACILITATOR_NS = "/facilitator"
+HOST_NS = "/host"
 
 presence = shared.Local()  # replaced in init_app: who is connected, across processes
 _dirty = {}  # session id -> time.monotonic() of its latest change not yet pushed
@@ -34,6 +35,14 @@ def phones_room(session_id):
 
 def screen_room(session_id, view):
     return f"{view}:{session_id}"
+
+
+def host_room(table_id):
+    return f"host:{table_id}"
+
+
+def tables_data(session):
+    return [{"id": t.id, "name": t.name} for t in session.tables]
 
 
 def question_data(question):
@@ -67,11 +76,13 @@ def phone_state(participant):
     notes = {}
     for note in db.session.scalars(select(Note).filter_by(participant_id=participant.id).order_by(Note.id)):
         notes.setdefault(note.question_id, []).append(
-            {"id": note.id, "text": note.text, "client_id": note.client_id}
+            {"id": note.id, "text": note.text, "client_id": note.client_id, "status": note.status}
         )
     return {
-        "session": {"title": session.title, "code": session.join_code},
+        "session": {"title": session.title, "code": session.join_code, "round": session.current_round},
         "question": question_data(session.current_question),
+        "tables": tables_data(session),
+        "table_id": participant.table_id,
         "answers": answers,
         "notes": notes,
     }
@@ -88,14 +99,21 @@ def screen_state(session, view):
         "current": question_data(current),
         "revealed": bool(current and current.revealed),
     }
+    state["round"] = session.current_round
+    state["shown_round"] = session.shown_round
+    state["tables"] = tables_data(session)
     if current is not None:
-        result = results(current)
+        result = results(current, session.shown_round)
         state["results"] = result if (view == "control" or current.revealed) else hidden(result)
     if view == "control":
+        from .cafe import review_queue, seated
+
         state["questions"] = [
             {"id": q.id, "is_open": q.is_open, "revealed": q.revealed, "current": q is current}
             for q in session.questions
         ]
+        state["seated"] = seated(session)
+        state["review"] = review_queue(session)
     return state
 
 
@@ -143,6 +161,12 @@ def flush_session(session_id):
         return
     for view in ("control", "projector"):
         socketio.emit("state", screen_state(session, view), to=screen_room(session_id, view), namespace=FACILITATOR_NS)
+
+
+def table_changed(table_id, question_id):
+    """A note of a table changed: its host's screen fetches the notes again."""
+    if table_id is not None:
+        socketio.emit("changed", {"question_id": question_id}, to=host_room(table_id), namespace=HOST_NS)
 
 
 def announce(session):

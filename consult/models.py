@@ -57,6 +57,14 @@ class CafeSession(db.Model):
     venue: Mapped[str] = mapped_column(String(200), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     join_code: Mapped[str] = mapped_column(String(12), unique=True, default=new_join_code)
+    # 0 until the facilitator starts round 1; answers record the round they were given in.
+    current_round: Mapped[int] = mapped_column(default=0)
+    # Which round the projector shows: None for all of them.
+    shown_round: Mapped[int | None]
+    # "post": notes show at once and can be hidden; "pre": notes wait for approval.
+    moderation: Mapped[str] = mapped_column(String(4), default="post")
+    # One word or phrase a line; a note containing one is held for review.
+    blocked_words: Mapped[str] = mapped_column(Text, default="")
     current_question_id: Mapped[int | None] = mapped_column(
         ForeignKey("question.id", ondelete="SET NULL", use_alter=True, name="fk_session_current_question")
     )
@@ -76,6 +84,28 @@ class CafeSession(db.Model):
     participants: Mapped[list["Participant"]] = relationship(
         back_populates="session", cascade="all, delete-orphan", passive_deletes=True
     )
+    tables: Mapped[list["CafeTable"]] = relationship(
+        back_populates="session", order_by="CafeTable.position", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+def new_host_token():
+    return secrets.token_urlsafe(18)
+
+
+class CafeTable(db.Model):
+    """A table of the café: where people talk, with a host who keeps its notes."""
+
+    __tablename__ = "cafe_table"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("cafe_session.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    name: Mapped[str] = mapped_column(String(60))
+    # The secret in the host's link. Revoking replaces it, so the old link stops working.
+    host_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_host_token)
+
+    session: Mapped[CafeSession] = relationship(back_populates="tables")
 
 
 class Question(db.Model):
@@ -125,9 +155,13 @@ class Participant(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("cafe_session.id", ondelete="CASCADE"), index=True)
     token: Mapped[str] = mapped_column(String(64), unique=True, default=lambda: secrets.token_urlsafe(24))
+    table_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cafe_table.id", ondelete="SET NULL", name="fk_participant_table")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     session: Mapped[CafeSession] = relationship(back_populates="participants")
+    table: Mapped["CafeTable | None"] = relationship()
 
 
 class Vote(db.Model):
@@ -141,6 +175,8 @@ class Vote(db.Model):
     # Made on the phone; a retried submission carries the same id and changes nothing.
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     value: Mapped[int | None]
+    table_id: Mapped[int | None] = mapped_column(ForeignKey("cafe_table.id", ondelete="SET NULL", name="fk_vote_table"))
+    round: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -153,15 +189,66 @@ class VoteChoice(db.Model):
     option_id: Mapped[int] = mapped_column(ForeignKey("option.id", ondelete="CASCADE"), primary_key=True, index=True)
 
 
+NOTE_STATUSES = ("visible", "pending", "held", "hidden")
+
+
 class Note(db.Model):
+    """A note from a participant, or from a table host on the group's behalf.
+
+    Nothing is deleted: hiding sets status, merging points a note at the one it joined,
+    and every edit keeps the earlier text in NoteEdit.
+    """
+
     id: Mapped[int] = mapped_column(primary_key=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"), index=True)
-    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"), index=True)
+    table_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cafe_table.id", ondelete="SET NULL", name="fk_note_table"), index=True
+    )
+    round: Mapped[int] = mapped_column(default=0)
+    author: Mapped[str] = mapped_column(String(12), default="participant")  # or "host"
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     text: Mapped[str] = mapped_column(Text)
+    # visible; pending (waits for approval); held (matched a blocked word); hidden
+    status: Mapped[str] = mapped_column(String(8), default="visible")
+    highlight: Mapped[bool] = mapped_column(default=False)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("note.id", ondelete="SET NULL", name="fk_note_merged_into")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None]
 
     question: Mapped[Question] = relationship(back_populates="notes")
+    edits: Mapped[list["NoteEdit"]] = relationship(
+        order_by="NoteEdit.id", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class NoteEdit(db.Model):
+    """The text a note had before an edit, and who changed it."""
+
+    __tablename__ = "note_edit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("note.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(12), default="edit")  # edit, hide, restore, approve, merge
+    by: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HostSummary(db.Model):
+    """A table host's summary of their table's discussion of one question in one round."""
+
+    __tablename__ = "host_summary"
+    __table_args__ = (UniqueConstraint("table_id", "question_id", "round", name="uq_summary_once"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("cafe_table.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"), index=True)
+    round: Mapped[int] = mapped_column(default=0)
+    text: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 @event.listens_for(Engine, "connect")

@@ -11,25 +11,39 @@ def _percent(count, total):
     return round(100 * count / total, 1) if total else 0.0
 
 
-def results(question):
-    """Counts for a question: bars for votes, the newest notes for open notes."""
+def shown(note_query, round_=None):
+    """Notes that count: visible, not merged into another, of one round when asked."""
+    query = note_query.where(Note.status == "visible", Note.merged_into_id.is_(None))
+    return query.where(Note.round == round_) if round_ else query
+
+
+def results(question, round_=None):
+    """Counts for a question: bars for votes, the newest notes for open notes.
+
+    round_: only answers given in that round (None: all rounds).
+    """
     if question.kind == "notes":
-        total = db.session.scalar(select(func.count(Note.id)).filter_by(question_id=question.id))
+        total = db.session.scalar(shown(select(func.count(Note.id)).filter_by(question_id=question.id), round_))
         rows = db.session.execute(
-            select(Note.id, Note.text).filter_by(question_id=question.id).order_by(Note.id.desc()).limit(NOTES_SHOWN)
+            shown(select(Note.id, Note.text, Note.table_id, Note.highlight).filter_by(question_id=question.id), round_)
+            .order_by(Note.id.desc()).limit(NOTES_SHOWN)
         ).all()
         return {
             "question_id": question.id,
             "kind": "notes",
             "total": total,
-            "notes": [{"id": i, "text": t} for i, t in reversed(rows)],
+            "round": round_,
+            "notes": [{"id": i, "text": t, "table_id": tid, "highlight": h} for i, t, tid, h in reversed(rows)],
         }
 
-    voters = db.session.scalar(select(func.count(Vote.id)).filter_by(question_id=question.id))
+    votes = select(Vote.id).filter_by(question_id=question.id)
+    if round_:
+        votes = votes.where(Vote.round == round_)
+    voters = db.session.scalar(select(func.count()).select_from(votes.subquery()))
     if question.kind == "scale":
         counts = dict(
             db.session.execute(
-                select(Vote.value, func.count()).filter_by(question_id=question.id).group_by(Vote.value)
+                select(Vote.value, func.count()).where(Vote.id.in_(votes)).group_by(Vote.value)
             ).all()
         )
         bars = []
@@ -47,7 +61,7 @@ def results(question):
             db.session.execute(
                 select(VoteChoice.option_id, func.count())
                 .join(Vote, Vote.id == VoteChoice.vote_id)
-                .where(Vote.question_id == question.id)
+                .where(Vote.id.in_(votes))
                 .group_by(VoteChoice.option_id)
             ).all()
         )
@@ -55,7 +69,7 @@ def results(question):
         mean = None
     for bar in bars:
         bar["percent"] = _percent(bar["count"], voters)
-    return {"question_id": question.id, "kind": question.kind, "total": voters, "bars": bars, "mean": mean}
+    return {"question_id": question.id, "kind": question.kind, "total": voters, "round": round_, "bars": bars, "mean": mean}
 
 
 def hidden(result):

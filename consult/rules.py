@@ -32,10 +32,11 @@ MAX_ID = 2**31 - 1
 
 
 class Voter(NamedTuple):
-    """Who is answering: a participant id and their session, without a database row."""
+    """Who is answering: a participant id, their session and table, without a database row."""
 
     id: int
     session_id: int
+    table_id: int | None = None
 
 
 class Invalid(Exception):
@@ -157,6 +158,18 @@ def _ballot(question, payload):
 MALFORMED = "Your phone sent a malformed request: please reload the page."
 
 
+def blocked_words(session):
+    return [w.strip() for w in (session.blocked_words or "").splitlines() if w.strip()]
+
+
+def note_status(session, text):
+    """Where a new note starts: held if it has a blocked word, pending under pre-moderation."""
+    for word in blocked_words(session):
+        if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE):
+            return "held"
+    return "pending" if session.moderation == "pre" else "visible"
+
+
 class _Checked(NamedTuple):
     index: int
     who: Voter
@@ -165,6 +178,8 @@ class _Checked(NamedTuple):
     chosen: list
     value: int | None
     text: str | None
+    round: int
+    status: str = "visible"
 
 
 def _check_vote(i, who, payload, questions):
@@ -172,7 +187,7 @@ def _check_vote(i, who, payload, questions):
     client_id = _client_id(payload)
     question = _question_for(who, payload.get("question_id"), questions)
     chosen, value = _ballot(question, payload)
-    return _Checked(i, who, client_id, question.id, chosen, value, None)
+    return _Checked(i, who, client_id, question.id, chosen, value, None, question.session.current_round)
 
 
 def _check_note(i, who, payload, questions):
@@ -190,7 +205,8 @@ def _check_note(i, who, payload, questions):
             f"Your note is {len(text)} characters long; the limit is {question.max_length}. "
             "Shorten it and send again: nothing was lost."
         )
-    return _Checked(i, who, client_id, question.id, [], None, text)
+    session = question.session
+    return _Checked(i, who, client_id, question.id, [], None, text, session.current_round, note_status(session, text))
 
 
 def _rounds(checked, key):
@@ -258,14 +274,16 @@ def record_votes(items):
                 ids[c.client_id] = existing[(c.question_id, c.who.id)]
             db.session.execute(
                 update(Vote),
-                [{"id": ids[c.client_id], "client_id": c.client_id, "value": c.value, "updated_at": now} for c in changes],
+                [{"id": ids[c.client_id], "client_id": c.client_id, "value": c.value, "updated_at": now,
+                  "table_id": c.who.table_id, "round": c.round} for c in changes],
             )
             db.session.execute(delete(VoteChoice).where(VoteChoice.vote_id.in_([ids[c.client_id] for c in changes])))
         if new:
             made = db.session.execute(
                 insert(Vote).returning(Vote.client_id, Vote.id),
                 [{"question_id": c.question_id, "participant_id": c.who.id, "client_id": c.client_id,
-                  "value": c.value, "created_at": now, "updated_at": now} for c in new],
+                  "value": c.value, "created_at": now, "updated_at": now,
+                  "table_id": c.who.table_id, "round": c.round} for c in new],
             ).all()
             ids.update(dict(made))
         choices = [{"vote_id": ids[c.client_id], "option_id": o} for c in fresh for o in c.chosen]
@@ -294,7 +312,8 @@ def record_notes(items):
             made = db.session.execute(
                 insert(Note).returning(Note.client_id, Note.id),
                 [{"question_id": c.question_id, "participant_id": c.who.id, "client_id": c.client_id,
-                  "text": c.text, "created_at": now} for c in fresh],
+                  "text": c.text, "created_at": now, "table_id": c.who.table_id, "round": c.round,
+                  "status": c.status} for c in fresh],
             ).all()
             ids = dict(made)
             for c in fresh:

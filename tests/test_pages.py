@@ -731,12 +731,13 @@ def test_note_json(app, cafe, phone):
     assert phone.post(f"/j/{cafe['code']}/note", json=payload).json == r.json
     assert count(app, Note) == 1
     state = phone.get(f"/j/{cafe['code']}/state.json").json
-    assert state["notes"] == {str(qid): [{"id": r.json["id"], "text": "More buses", "client_id": "note-000001"}]}
+    assert state["notes"] == {str(qid): [{"id": r.json["id"], "text": "More buses", "client_id": "note-000001",
+                                          "status": "visible"}]}
 
 
 def test_phone_state_json(cafe, phone):
     state = phone.get(f"/j/{cafe['code']}/state.json").json
-    assert state["session"] == {"title": "Strategy café", "code": cafe["code"]}
+    assert state["session"] == {"title": "Strategy café", "code": cafe["code"], "round": 0}
     assert state["question"]["id"] == cafe["questions"][0]
     assert state["answers"] == {} and state["notes"] == {}
 

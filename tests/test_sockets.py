@@ -117,7 +117,7 @@ def test_phone_cookie_for_another_session_is_refused(app, cafe, facilitator):
 def test_phone_gets_state_on_connect(app, cafe, ids):
     http, sock = join_phone(app, cafe["code"])
     (state,) = events(sock, "state", PHONE)
-    assert state["session"] == {"title": "Strategy café", "code": cafe["code"]}
+    assert state["session"] == {"title": "Strategy café", "code": cafe["code"], "round": 0}
     assert state["question"] == {
         "id": ids["choice"], "kind": "choice", "text": "Pick one", "is_open": True, "multiple": False,
         "options": [{"id": i, "text": t} for i, t in zip(ids["choice_opts"], ["Red", "Green", "Blue"])],
@@ -153,8 +153,8 @@ def test_reconnect_gets_full_snapshot_with_own_answers(app, cafe, ids):
         str(ids["scale"]): {"choices": [], "value": 4, "client_id": "vote-0000002"},
     }
     assert state["notes"] == {str(ids["notes"]): [
-        {"id": notes[0]["id"], "text": "Idea 1", "client_id": "note-0000001"},
-        {"id": notes[1]["id"], "text": "Idea 2", "client_id": "note-0000002"},
+        {"id": notes[0]["id"], "text": "Idea 1", "client_id": "note-0000001", "status": "visible"},
+        {"id": notes[1]["id"], "text": "Idea 2", "client_id": "note-0000002", "status": "visible"},
     ]}
     # A brand-new socket from the same phone is the same participant.
     again = socketio.test_client(app, namespace=PHONE, flask_test_client=http, auth={"code": cafe["code"]})

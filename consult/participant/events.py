@@ -3,13 +3,14 @@ from flask import request
 from flask_socketio import ConnectionRefusedError, join_room
 
 from .. import live, rules
+from ..cafe import choose_table
 from ..batch import writer
 from ..extensions import db, socketio
 from ..models import Participant
 from .routes import participant_or_none
 
 NS = live.PHONE_NS
-_phones = {}  # sid -> (session id, participant id)
+_phones = {}  # sid -> rules.Voter: who answers on this socket, at which table
 
 
 @socketio.on("connect", namespace=NS)
@@ -23,7 +24,7 @@ def connect(auth):
     join_room(live.phones_room(cafe.id))
     # No connection-state recovery in Socket.IO: every (re)connect gets the whole picture.
     socketio.emit("state", live.phone_state(participant), to=request.sid, namespace=NS)
-    _phones[request.sid] = (cafe.id, participant.id)
+    _phones[request.sid] = rules.Voter(participant.id, cafe.id, participant.table_id)
     live.presence.joined(cafe.id, request.sid)
     live.touch(cafe.id)
 
@@ -33,24 +34,25 @@ def disconnect(*_):
     where = _phones.pop(request.sid, None)
     if where:
         live.presence.left(request.sid)
-        live.touch(where[0])
+        live.touch(where.session_id)
 
 
 def _participant():
-    where = _phones.get(request.sid)
-    return db.session.get(Participant, where[1]) if where else None
+    who = _phones.get(request.sid)
+    return db.session.get(Participant, who.id) if who else None
 
 
 def _answer(record, data):
-    where = _phones.get(request.sid)
-    if where is None:
+    who = _phones.get(request.sid)
+    if who is None:
         return {"ok": False, "error": "Open the join link again to take part."}
-    session_id, participant_id = where
     try:
-        item_id, _ = writer.submit(record, rules.Voter(participant_id, session_id), data)
+        item_id, changed = writer.submit(record, who, data)
     except rules.Invalid as error:
         return {"ok": False, "error": str(error)}
-    live.touch(session_id)
+    live.touch(who.session_id)
+    if record == "record_notes" and changed:
+        live.table_changed(who.table_id, data["question_id"])
     return {"ok": True, "id": item_id}
 
 
@@ -64,6 +66,25 @@ def vote(data):
 def note(data):
     """{question_id, client_id, text}."""
     return _answer("record_notes", data)
+
+
+@socketio.on("table", namespace=NS)
+def table(data):
+    """{table_id}: move to another table (null: none); later answers record it."""
+    participant = _participant()
+    if participant is None:
+        return {"ok": False, "error": "Open the join link again to take part."}
+    table_id = data.get("table_id") if isinstance(data, dict) else "?"
+    try:
+        table_id = choose_table(participant, table_id)
+    except rules.Invalid as error:
+        return {"ok": False, "error": str(error)}
+    # Every socket of this phone answers for the new table from now on.
+    for sid, who in list(_phones.items()):
+        if who.id == participant.id:
+            _phones[sid] = who._replace(table_id=table_id)
+    live.touch(participant.session_id)
+    return {"ok": True, "table_id": table_id}
 
 
 @socketio.on("state", namespace=NS)

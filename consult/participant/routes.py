@@ -84,10 +84,13 @@ def _answer(code, record):
     if participant is None:
         return jsonify(ok=False, error="Open the join link again to take part."), 403
     try:
-        item_id, _ = writer.submit(record, rules.Voter(participant.id, cafe.id), request.get_json(silent=True))
+        payload = request.get_json(silent=True)
+        item_id, changed = writer.submit(record, rules.Voter(participant.id, cafe.id, participant.table_id), payload)
     except rules.Invalid as error:
         return jsonify(ok=False, error=str(error)), 400
     live.touch(cafe.id)
+    if record == "record_notes" and changed:
+        live.table_changed(participant.table_id, payload["question_id"])
     return jsonify(ok=True, id=item_id)
 
 

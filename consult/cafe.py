@@ -1,0 +1,284 @@
+"""World Café rules: tables, rounds, table hosts and moderation.
+
+Plain functions, used by the facilitator's and the host's pages and sockets alike. They
+raise rules.Invalid with a message for the person, and commit what they change.
+"""
+import re
+
+from sqlalchemy import func, select
+
+from .extensions import db
+from .models import CafeTable, HostSummary, Note, NoteEdit, Participant, Question, Vote, new_host_token, utcnow
+from .rules import MALFORMED, Invalid, as_id
+
+MAX_TABLES = 60
+HOST = "host"
+
+
+# -- tables --------------------------------------------------------------------
+
+def table_names(raw):
+    """Table names from a form: a number ("6": Table 1..6) or one name a line."""
+    raw = (raw or "").strip()
+    if re.fullmatch(r"\d{1,3}", raw):
+        count = int(raw)
+        if count > MAX_TABLES:
+            raise Invalid(f"At most {MAX_TABLES} tables.")
+        return [f"Table {n}" for n in range(1, count + 1)]
+    names = [line.strip()[:60] for line in raw.splitlines() if line.strip()]
+    if len(names) > MAX_TABLES:
+        raise Invalid(f"At most {MAX_TABLES} tables.")
+    if len({n.lower() for n in names}) != len(names):
+        raise Invalid("Two tables have the same name.")
+    return names
+
+
+def set_tables(session, names):
+    """Rename, add and remove tables to match names; a table with answers is never removed."""
+    tables = list(session.tables)
+    for i, name in enumerate(names):
+        if i < len(tables):
+            tables[i].name, tables[i].position = name, i
+        else:
+            session.tables.append(CafeTable(name=name, position=i))
+    for table in tables[len(names):]:
+        used = db.session.scalar(select(func.count(Note.id)).filter_by(table_id=table.id)) or db.session.scalar(
+            select(func.count(Vote.id)).filter_by(table_id=table.id)
+        )
+        if used:
+            db.session.rollback()
+            raise Invalid(f"{table.name} has answers, so it cannot be removed.")
+        session.tables.remove(table)
+    db.session.commit()
+    return session.tables
+
+
+def table_in(session, table_id):
+    table_id = as_id(table_id, digits=True)
+    table = db.session.get(CafeTable, table_id) if table_id else None
+    if table is None or table.session_id != session.id:
+        raise Invalid("That table was not found.")
+    return table
+
+
+def choose_table(participant, table_id):
+    """Seat a participant at a table (or at none, with None); their later answers record it."""
+    if table_id is None:
+        participant.table_id = None
+    else:
+        participant.table_id = table_in(participant.session, table_id).id
+    db.session.commit()
+    return participant.table_id
+
+
+def revoke_host(table):
+    """A new host link for the table: the old one, and every screen opened with it, stop working."""
+    table.host_token = new_host_token()
+    db.session.commit()
+    return table.host_token
+
+
+def host_table(token):
+    if not isinstance(token, str) or not 8 <= len(token) <= 64:
+        return None
+    return db.session.scalar(select(CafeTable).filter_by(host_token=token))
+
+
+# -- rounds ------------------------------------------------------------------------
+
+def start_round(session, number=None):
+    """Start round number (default: the next one); answers from now on record it."""
+    number = session.current_round + 1 if number is None else as_id(number, digits=True)
+    if number is None or number > 50:
+        raise Invalid("Rounds are numbered from 1 to 50.")
+    session.current_round = number
+    db.session.commit()
+    return number
+
+
+def show_round(session, number):
+    """Show one round's answers on the projector, or all of them (None, 0 or "")."""
+    if number in (None, "", 0, "0", "all"):
+        session.shown_round = None
+    else:
+        number = as_id(number, digits=True)
+        if number is None or number > max(session.current_round, 1):
+            raise Invalid("That round has not started.")
+        session.shown_round = number
+    db.session.commit()
+    return session.shown_round
+
+
+# -- notes: hosts and moderation -----------------------------------------------------
+
+def note_in(session, note_id, table=None):
+    """A note of the session (and of the table, for a host), or Invalid."""
+    note_id = as_id(note_id, digits=True)
+    note = db.session.get(Note, note_id) if note_id else None
+    if note is None or note.question.session_id != session.id or (table is not None and note.table_id != table.id):
+        raise Invalid("That note was not found.")
+    return note
+
+
+def _log(note, action, by):
+    db.session.add(NoteEdit(note_id=note.id, text=note.text, action=action, by=by[:80]))
+
+
+def _text(question, text):
+    if not isinstance(text, str) or not text.strip():
+        raise Invalid("Write a note before sending.")
+    text = text.strip()
+    if len(text) > question.max_length:
+        raise Invalid(f"That is {len(text)} characters long; the limit is {question.max_length}.")
+    return text
+
+
+def host_note(table, payload):
+    """A note the host adds for the group; returns (note id, created). A retry is a no-op."""
+    if not isinstance(payload, dict):
+        raise Invalid(MALFORMED)
+    client_id = payload.get("client_id")
+    if not isinstance(client_id, str) or not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", client_id):
+        raise Invalid(MALFORMED)
+    question_id = as_id(payload.get("question_id"))
+    question = db.session.get(Question, question_id) if question_id else None
+    if question is None or question.session_id != table.session_id or question.kind != "notes":
+        raise Invalid("That question was not found.")
+    text = _text(question, payload.get("text"))
+    seen = db.session.scalar(select(Note).filter_by(client_id=client_id))
+    if seen is not None:
+        if seen.table_id != table.id or seen.author != HOST:
+            raise Invalid(MALFORMED)
+        return seen.id, False
+    note = Note(question_id=question.id, table_id=table.id, round=table.session.current_round, author=HOST,
+                client_id=client_id, text=text, status="visible")
+    db.session.add(note)
+    db.session.commit()
+    return note.id, True
+
+
+def edit_note(note, text, by):
+    """Correct a note's text; the earlier text is kept."""
+    text = _text(note.question, text)
+    if text != note.text:
+        _log(note, "edit", by)
+        note.text = text
+        note.updated_at = utcnow()
+        db.session.commit()
+    return note
+
+
+STATUS_ACTIONS = {"hide": "hidden", "restore": "visible", "approve": "visible"}
+
+
+def moderate(note, action, by):
+    """hide, restore or approve a note; nothing is deleted."""
+    status = STATUS_ACTIONS.get(action)
+    if status is None:
+        raise Invalid("Unknown action.")
+    if note.status != status:
+        _log(note, action, by)
+        note.status = status
+        note.updated_at = utcnow()
+        db.session.commit()
+    return note
+
+
+def highlight(note, on):
+    note.highlight = bool(on)
+    note.updated_at = utcnow()
+    db.session.commit()
+    return note
+
+
+def merge(target, sources, by):
+    """Show several notes as one (target); the others stay stored, pointing at it."""
+    for source in sources:
+        if source.id == target.id or source.question_id != target.question_id:
+            raise Invalid("Only notes on the same question can be merged.")
+        if target.merged_into_id is not None:
+            raise Invalid("That note is itself merged into another.")
+    for source in sources:
+        _log(source, "merge", by)
+        for child in db.session.scalars(select(Note).filter_by(merged_into_id=source.id)):
+            child.merged_into_id = target.id  # keep merges one level deep
+        source.merged_into_id = target.id
+        source.updated_at = utcnow()
+        if source.highlight:
+            target.highlight = True
+    db.session.commit()
+    return target
+
+
+def unmerge(note, by):
+    if note.merged_into_id is not None:
+        _log(note, "unmerge", by)
+        note.merged_into_id = None
+        note.updated_at = utcnow()
+        db.session.commit()
+    return note
+
+
+def save_summary(table, question, round_, text):
+    if question.session_id != table.session_id:
+        raise Invalid("That question was not found.")
+    if not isinstance(text, str) or len(text) > 5000:
+        raise Invalid("A summary is up to 5000 characters.")
+    round_ = 0 if round_ in (None, "", 0) else as_id(round_, digits=True)
+    if round_ is None:
+        raise Invalid("That round was not found.")
+    summary = db.session.scalar(
+        select(HostSummary).filter_by(table_id=table.id, question_id=question.id, round=round_)
+    )
+    if summary is None:
+        summary = HostSummary(table_id=table.id, question_id=question.id, round=round_)
+        db.session.add(summary)
+    summary.text = text.strip()
+    summary.updated_at = utcnow()
+    db.session.commit()
+    return summary
+
+
+def set_moderation(session, mode, words):
+    if mode not in ("post", "pre"):
+        raise Invalid("Moderation is either after (post) or before (pre) notes show.")
+    if not isinstance(words, str) or len(words) > 10000:
+        raise Invalid("The blocked words list is too long.")
+    session.moderation = mode
+    session.blocked_words = "\n".join(w.strip() for w in words.splitlines() if w.strip())
+    db.session.commit()
+
+
+def note_data(note):
+    """A note as a host or the facilitator sees it: everything but who wrote it."""
+    return {
+        "id": note.id, "text": note.text, "question_id": note.question_id, "table_id": note.table_id,
+        "round": note.round, "author": note.author, "status": note.status, "highlight": note.highlight,
+        "merged_into": note.merged_into_id, "edited": bool(note.edits), "at": note.created_at.isoformat() + "Z",
+    }
+
+
+def table_notes(table, question_id):
+    """Every note of a table on a question, hidden and merged ones too, oldest first."""
+    notes = db.session.scalars(
+        select(Note).filter_by(table_id=table.id, question_id=question_id).order_by(Note.id)
+    ).all()
+    return [note_data(n) for n in notes]
+
+
+def review_queue(session):
+    """Notes waiting for the facilitator: pending approval or held for a blocked word."""
+    notes = db.session.scalars(
+        select(Note).join(Question).where(Question.session_id == session.id, Note.status.in_(("pending", "held")))
+        .order_by(Note.id)
+    ).all()
+    return [note_data(n) for n in notes]
+
+
+def seated(session):
+    """How many participants sit at each table: {table id: count}."""
+    rows = db.session.execute(
+        select(Participant.table_id, func.count()).filter_by(session_id=session.id).group_by(Participant.table_id)
+    ).all()
+    return {table_id: count for table_id, count in rows if table_id is not None}
+
