@@ -43,3 +43,16 @@ def base_url():
 
 def join_url(session):
     return base_url() + url_for("participant.join", code=session.join_code)
+
+
+def qr_svg(url):
+    """The QR code of url as SVG bytes: drawn here, so it works with no internet."""
+    import io
+
+    import qrcode
+    import qrcode.image.svg
+
+    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=20, border=2)
+    out = io.BytesIO()
+    image.save(out)
+    return out.getvalue()

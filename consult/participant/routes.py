@@ -1,13 +1,9 @@
-import io
-
-import qrcode
-import qrcode.image.svg
 from flask import Response, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 
 from .. import live, rules
 from ..batch import writer
 from ..forms import JoinForm
-from ..urls import join_url
+from ..urls import join_url, qr_svg
 from . import bp
 
 
@@ -71,10 +67,7 @@ def qr(code):
     cafe = rules.find_session(code)
     if cafe is None:
         abort(404, "There is no session with that code.")
-    image = qrcode.make(join_url(cafe), image_factory=qrcode.image.svg.SvgPathImage, box_size=20, border=2)
-    out = io.BytesIO()
-    image.save(out)
-    return Response(out.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "max-age=3600"})
+    return Response(qr_svg(join_url(cafe)), mimetype="image/svg+xml", headers={"Cache-Control": "max-age=3600"})
 
 
 def _answer(code, record):
