@@ -87,6 +87,12 @@ class CafeSession(db.Model):
     tables: Mapped[list["CafeTable"]] = relationship(
         back_populates="session", order_by="CafeTable.position", cascade="all, delete-orphan", passive_deletes=True
     )
+    priorities: Mapped[list["Priority"]] = relationship(
+        order_by="Priority.position", cascade="all, delete-orphan", passive_deletes=True
+    )
+    actions: Mapped[list["Action"]] = relationship(
+        order_by="Action.position", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 def new_host_token():
@@ -249,6 +255,43 @@ class HostSummary(db.Model):
     round: Mapped[int] = mapped_column(default=0)
     text: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Priority(db.Model):
+    """One of the session's priorities (the "vital few"), e.g. VF1 Vision & Leadership."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("cafe_session.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    code: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str] = mapped_column(String(120), default="")
+
+
+class Action(db.Model):
+    """A row of the action framework, often made from a host's highlight."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("cafe_session.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    number: Mapped[str] = mapped_column(String(12), default="")
+    theme: Mapped[str] = mapped_column(String(200), default="")
+    sub_theme: Mapped[str] = mapped_column(String(200), default="")
+    text: Mapped[str] = mapped_column(Text)
+    lead: Mapped[str] = mapped_column(String(200), default="")
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    note_id: Mapped[int | None] = mapped_column(ForeignKey("note.id", ondelete="SET NULL", name="fk_action_note"))
+
+    links: Mapped[list["ActionLink"]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+
+class ActionLink(db.Model):
+    """How strongly an action serves a priority: X strong, O supporting."""
+
+    __tablename__ = "action_link"
+
+    action_id: Mapped[int] = mapped_column(ForeignKey("action.id", ondelete="CASCADE"), primary_key=True)
+    priority_id: Mapped[int] = mapped_column(ForeignKey("priority.id", ondelete="CASCADE"), primary_key=True)
+    strength: Mapped[str] = mapped_column(String(1))
 
 
 @event.listens_for(Engine, "connect")
