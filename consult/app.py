@@ -53,11 +53,13 @@ def create_app(overrides=None):
     from .auth import bp as auth_bp
     from .facilitator import bp as facilitator_bp
     from .host import bp as host_bp
+    from .writeup import bp as writeup_bp
     from .participant import bp as participant_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(facilitator_bp)
     app.register_blueprint(host_bp)
+    app.register_blueprint(writeup_bp)
     app.register_blueprint(participant_bp)
 
     from .cli import register

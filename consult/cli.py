@@ -33,7 +33,7 @@ cli = FlaskGroup(create_app=_create_app, add_default_commands=False, help="consu
 
 def register(app):
     """Attach the commands to the app too, so `flask --app consult ...` has them."""
-    for command in (serve, create_facilitator, demo, init_db):
+    for command in COMMANDS:
         app.cli.add_command(command)
 
 
@@ -181,5 +181,59 @@ def bench(phones, async_mode, processes, database_url, message_queue, no_bare):
     click.echo(json.dumps(result))
 
 
-for _command in (serve, create_facilitator, demo, init_db, bench):
+@click.command("export")
+@click.argument("join_code")
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "csv", "json"]), default="html", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write (default: stdout).")
+@with_appcontext
+def export_command(join_code, fmt, output):
+    """Write a session's write-up (html, md) or data (csv, json)."""
+    from . import rules
+    from .writeup.routes import render
+
+    session = rules.find_session(join_code)
+    if session is None:
+        raise click.ClickException(f"There is no session with the join code {join_code!r}.")
+    body = render(session, fmt)
+    if output:
+        with open(output, "w", encoding="utf-8", newline="") as f:
+            f.write(body)
+        click.echo(f"Wrote {output}", err=True)
+    else:
+        click.echo(body, nl=False)
+
+
+@click.command("import")
+@click.argument("path", type=click.File("r", encoding="utf-8"))
+@click.option("--owner", help="Facilitator's email (default: the only facilitator there is).")
+@with_appcontext
+def import_command(path, owner):
+    """Make a new session from a JSON file that `consult export --format json` wrote; prints its join code."""
+    from . import rules
+    from .models import Facilitator
+    from .writeup.transfer import import_session
+
+    upgrade_database()
+    if owner:
+        user = db.session.scalar(select(Facilitator).filter_by(email=owner.strip().lower()))
+        if user is None:
+            raise click.ClickException(f"No facilitator {owner!r}: make one with `consult create-facilitator`.")
+    else:
+        users = db.session.scalars(select(Facilitator)).all()
+        if len(users) != 1:
+            raise click.ClickException("Say whose session it is: --owner EMAIL.")
+        user = users[0]
+    try:
+        data = json.load(path)
+    except ValueError as error:
+        raise click.ClickException(f"Not JSON: {error}") from None
+    try:
+        session = import_session(data, user.id)
+    except rules.Invalid as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(session.join_code)
+
+
+COMMANDS = (serve, create_facilitator, demo, init_db, bench, export_command, import_command)
+for _command in COMMANDS:
     cli.add_command(_command)

@@ -1,0 +1,120 @@
+"""The write-up of a session as plain data, which every format renders."""
+from collections import defaultdict
+
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import HostSummary, Note, Participant, Vote
+from ..results import results
+
+NO_TABLE = "Not at a table"
+
+
+def writeup(session):
+    """Everything a write-up shows, in the order it shows it.
+
+    Notes left out: hidden, pending and held ones. A merged note is shown once, as the note
+    it was merged into. Group feedback is listed per table, and per round where there were
+    rounds; hosts' highlights and summaries stand beside it.
+    """
+    tables = {t.id: t.name for t in session.tables}
+    order = {t.id: t.position for t in session.tables}
+    rounds = max(session.current_round, db.session.scalar(
+        select(func.max(Note.round)).join(Note.question).where(Note.question.has(session_id=session.id))
+    ) or 0)
+    joined = db.session.scalar(select(func.count(Participant.id)).filter_by(session_id=session.id))
+    questions = []
+    for q in session.questions:
+        item = {"id": q.id, "number": len(questions) + 1, "kind": q.kind, "kind_label": q.kind_label, "text": q.text}
+        if q.kind == "notes":
+            item.update(_notes(q, tables, order))
+        else:
+            item["results"] = results(q)
+        questions.append(item)
+    return {
+        "title": session.title,
+        "date": session.date,
+        "venue": session.venue,
+        "description": session.description,
+        "joined": joined,
+        "tables": [t.name for t in session.tables],
+        "rounds": rounds,
+        "questions": questions,
+        "participation": _participation(session, questions, tables),
+        "priorities": [{"code": p.code, "name": p.name} for p in session.priorities],
+        "actions": [_action(a, session.priorities) for a in session.actions],
+    }
+
+
+def _notes(question, tables, order):
+    notes = db.session.scalars(
+        select(Note).filter_by(question_id=question.id).where(Note.status == "visible", Note.merged_into_id.is_(None))
+        .order_by(Note.id)
+    ).all()
+    merged = dict(db.session.execute(
+        select(Note.merged_into_id, func.count()).filter_by(question_id=question.id)
+        .where(Note.merged_into_id.is_not(None)).group_by(Note.merged_into_id)
+    ).all())
+    summaries = defaultdict(list)
+    for s in db.session.scalars(select(HostSummary).filter_by(question_id=question.id).order_by(HostSummary.round)):
+        if s.text:
+            summaries[s.table_id].append({"round": s.round, "text": s.text})
+    by_table = defaultdict(list)
+    for n in notes:
+        by_table[n.table_id].append(n)
+    rows = []
+    for table_id in sorted(set(by_table) | set(summaries), key=lambda t: (t is None, order.get(t, 0))):
+        feedback = defaultdict(list)
+        highlights = []
+        for n in by_table.get(table_id, []):
+            entry = {"text": n.text, "merged": merged.get(n.id, 0), "host": n.author == "host"}
+            feedback[n.round].append(entry)
+            if n.highlight:
+                highlights.append(entry)
+        rows.append({
+            "table": tables.get(table_id, NO_TABLE),
+            "feedback": [{"round": r, "notes": feedback[r]} for r in sorted(feedback)],
+            "highlights": highlights,
+            "summaries": summaries.get(table_id, []),
+        })
+    return {"rows": rows, "total": len(notes)}
+
+
+def _participation(session, questions, tables):
+    answers = {}
+    for q in questions:
+        if q["kind"] == "notes":
+            answers[q["id"]] = db.session.scalar(
+                select(func.count(func.distinct(Note.participant_id))).filter_by(question_id=q["id"])
+                .where(Note.participant_id.is_not(None))
+            )
+        else:
+            answers[q["id"]] = q["results"]["total"]
+    seated = dict(db.session.execute(
+        select(Participant.table_id, func.count()).filter_by(session_id=session.id).group_by(Participant.table_id)
+    ).all())
+    notes_at = dict(db.session.execute(
+        select(Note.table_id, func.count()).join(Note.question).where(Note.question.has(session_id=session.id))
+        .where(Note.status == "visible").group_by(Note.table_id)
+    ).all())
+    votes_at = dict(db.session.execute(
+        select(Vote.table_id, func.count()).join(Vote.question).where(Vote.question.has(session_id=session.id))
+        .group_by(Vote.table_id)
+    ).all())
+    per_table = [
+        {"table": name, "seated": seated.get(tid, 0), "notes": notes_at.get(tid, 0), "votes": votes_at.get(tid, 0)}
+        for tid, name in tables.items()
+    ]
+    return {
+        "per_question": [{"number": q["number"], "text": q["text"], "answers": answers[q["id"]]} for q in questions],
+        "per_table": per_table,
+    }
+
+
+def _action(action, priorities):
+    strength = {link.priority_id: link.strength for link in action.links}
+    return {
+        "number": action.number, "theme": action.theme, "sub_theme": action.sub_theme, "text": action.text,
+        "lead": action.lead, "outcome": action.outcome,
+        "links": [strength.get(p.id, "") for p in priorities],
+    }

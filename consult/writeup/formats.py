@@ -1,0 +1,104 @@
+"""Write-up formats that need no more than the standard library: Markdown and CSV."""
+import csv
+import io
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Note, Option, Question, Vote, VoteChoice
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """A spreadsheet cell that cannot run as a formula: participants' text is untrusted."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _md(text):
+    """Text for a Markdown table cell or line: no markup from participants, no broken rows."""
+    text = " ".join(str(text).split())
+    for ch in "\\`*_{}[]<>#!|~":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def markdown(w):
+    out = [f"# {_md(w['title'])}", ""]
+    when = w["date"].strftime("%-d %B %Y") if w["date"] else ""
+    out += [f"**Full write-up of group discussions**{', ' + _md(when) if when else ''}", ""]
+    facts = [f"Venue: {_md(w['venue'])}" if w["venue"] else None, f"Participants: {w['joined']}",
+             f"Tables: {len(w['tables'])}" if w["tables"] else None, f"Rounds: {w['rounds']}" if w["rounds"] else None]
+    out += [" · ".join(f for f in facts if f), ""]
+    for q in w["questions"]:
+        out += [f"## {q['number']}. {_md(q['text'])}", ""]
+        if q["kind"] == "notes":
+            out += ["| Question | Feedback (group) | Highlights (host) |", "|---|---|---|"]
+            for row in q["rows"]:
+                feedback = "<br>".join(
+                    (f"Round {f['round']}: " if f["round"] else "") + "; ".join(_md(n["text"]) for n in f["notes"])
+                    for f in row["feedback"]
+                )
+                highlights = "<br>".join([_md(n["text"]) for n in row["highlights"]]
+                                         + [_md(s["text"]) for s in row["summaries"]])
+                out.append(f"| {_md(row['table'])} | {feedback} | {highlights} |")
+            if not q["rows"]:
+                out.append("| | No notes | |")
+        else:
+            r = q["results"]
+            out += ["| Answer | Count | Percent |", "|---|---:|---:|"]
+            out += [f"| {_md(b['text'])} | {b['count']} | {b['percent']}% |" for b in r["bars"]]
+            out += ["", f"{r['total']} answered" + (f" · average {r['mean']}" if r.get("mean") is not None else "")]
+        out.append("")
+    if w["actions"]:
+        codes = [p["code"] for p in w["priorities"]]
+        out += ["## Action framework", "",
+                "| Theme | Sub-theme | Action | No | Suggested lead | " + " | ".join(_md(c) for c in codes) + " | Outcome measure |",
+                "|---|---|---|---|---|" + "---|" * len(codes) + "---|"]
+        for a in w["actions"]:
+            out.append(f"| {_md(a['theme'])} | {_md(a['sub_theme'])} | {_md(a['text'])} | {_md(a['number'])} | "
+                       f"{_md(a['lead'])} | " + " | ".join(a["links"]) + f" | {_md(a['outcome'])} |")
+        out.append("")
+    out += ["## Participation", "", "| Question | Answered |", "|---|---:|"]
+    out += [f"| {p['number']}. {_md(p['text'])} | {p['answers']} |" for p in w["participation"]["per_question"]]
+    if w["participation"]["per_table"]:
+        out += ["", "| Table | Seated | Notes | Votes |", "|---|---:|---:|---:|"]
+        out += [f"| {_md(t['table'])} | {t['seated']} | {t['notes']} | {t['votes']} |" for t in w["participation"]["per_table"]]
+    return "\n".join(out) + "\n"
+
+
+RAW_COLUMNS = ["kind", "question_number", "question", "answer", "table", "round", "time", "status",
+               "highlight", "merged_into", "author", "dots", "id"]
+
+
+def raw_rows(session):
+    """Every vote and note of the session, one row each, in RAW_COLUMNS order."""
+    tables = {t.id: t.name for t in session.tables}
+    number = {q.id: i for i, q in enumerate(session.questions, 1)}
+    texts = {q.id: q.text for q in session.questions}
+    options = dict(db.session.execute(
+        select(Option.id, Option.text).join(Question).where(Question.session_id == session.id)
+    ).all())
+    chosen = {}
+    for vote_id, option_id in db.session.execute(
+        select(VoteChoice.vote_id, VoteChoice.option_id).join(Vote).join(Question).where(Question.session_id == session.id)
+    ):
+        chosen.setdefault(vote_id, []).append(options.get(option_id, ""))
+    for v in db.session.scalars(select(Vote).join(Question).where(Question.session_id == session.id).order_by(Vote.id)):
+        answer = "; ".join(chosen.get(v.id, [])) if v.value is None else str(v.value)
+        yield ["vote", number[v.question_id], texts[v.question_id], answer, tables.get(v.table_id, ""), v.round,
+               v.updated_at.isoformat(), "", "", "", "participant", "", v.id]
+    for n in db.session.scalars(select(Note).join(Question).where(Question.session_id == session.id).order_by(Note.id)):
+        yield ["note", number[n.question_id], texts[n.question_id], n.text, tables.get(n.table_id, ""), n.round,
+               n.created_at.isoformat(), n.status, "yes" if n.highlight else "", n.merged_into_id or "", n.author, 0, n.id]
+
+
+def csv_text(session):
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(RAW_COLUMNS)
+    for row in raw_rows(session):
+        writer.writerow([safe_cell(c) for c in row])
+    return out.getvalue()

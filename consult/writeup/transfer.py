@@ -1,0 +1,193 @@
+"""A whole session as one JSON document, and back.
+
+The document (format "consult-session", version 1) holds the session, its tables, questions
+and options, anonymous participants (numbered, no tokens), votes, notes with their edit
+history, host summaries, priorities and actions. References between them use the numbers
+inside the document, not database ids. Importing makes a new session, with a new join code
+and new host links, that gives the same write-up.
+"""
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import (
+    Action,
+    ActionLink,
+    CafeSession,
+    CafeTable,
+    HostSummary,
+    Note,
+    NoteEdit,
+    Option,
+    Participant,
+    Priority,
+    Question,
+    Vote,
+    VoteChoice,
+)
+from ..rules import Invalid, unique_join_code
+
+FORMAT, VERSION = "consult-session", 1
+
+
+def _when(value):
+    return value.isoformat() if value else None
+
+
+def export(session):
+    tables = {t.id: i for i, t in enumerate(session.tables)}
+    questions = {q.id: i for i, q in enumerate(session.questions)}
+    options = {o.id: (questions[q.id], j) for q in session.questions for j, o in enumerate(q.options)}
+    people = {p.id: i for i, p in enumerate(sorted(session.participants, key=lambda p: p.id))}
+    qids = list(questions)
+    notes = db.session.scalars(select(Note).where(Note.question_id.in_(qids)).order_by(Note.id)).all()
+    note_ref = {n.id: i for i, n in enumerate(notes)}
+    votes = db.session.scalars(select(Vote).where(Vote.question_id.in_(qids)).order_by(Vote.id)).all()
+    priorities = {p.id: i for i, p in enumerate(session.priorities)}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "session": {
+            "title": session.title, "date": _when(session.date), "venue": session.venue,
+            "description": session.description, "current_round": session.current_round,
+            "moderation": session.moderation, "blocked_words": session.blocked_words,
+        },
+        "tables": [{"name": t.name} for t in session.tables],
+        "questions": [
+            {"kind": q.kind, "text": q.text, "multiple": q.multiple, "allow_unsure": q.allow_unsure,
+             "scale_min": q.scale_min, "scale_max": q.scale_max, "min_label": q.min_label, "max_label": q.max_label,
+             "max_length": q.max_length, "is_open": q.is_open, "revealed": q.revealed,
+             "options": [o.text for o in q.options]}
+            for q in session.questions
+        ],
+        "participants": [{"table": tables.get(p.table_id)} for p in sorted(session.participants, key=lambda p: p.id)],
+        "votes": [
+            {"question": questions[v.question_id], "participant": people[v.participant_id], "value": v.value,
+             "options": sorted(options[c.option_id][1] for c in v.choices), "table": tables.get(v.table_id),
+             "round": v.round, "at": _when(v.updated_at)}
+            for v in votes
+        ],
+        "notes": [
+            {"question": questions[n.question_id], "participant": people.get(n.participant_id),
+             "author": n.author, "text": n.text, "table": tables.get(n.table_id), "round": n.round,
+             "status": n.status, "highlight": n.highlight, "merged_into": note_ref.get(n.merged_into_id),
+             "at": _when(n.created_at),
+             "edits": [{"text": e.text, "action": e.action, "by": e.by, "at": _when(e.at)} for e in n.edits]}
+            for n in notes
+        ],
+        "summaries": [
+            {"table": tables[s.table_id], "question": questions[s.question_id], "round": s.round, "text": s.text}
+            for s in db.session.scalars(select(HostSummary).where(HostSummary.question_id.in_(qids)).order_by(HostSummary.id))
+        ],
+        "priorities": [{"code": p.code, "name": p.name} for p in session.priorities],
+        "actions": [
+            {"number": a.number, "theme": a.theme, "sub_theme": a.sub_theme, "text": a.text, "lead": a.lead,
+             "outcome": a.outcome, "note": note_ref.get(a.note_id),
+             "links": {str(priorities[link.priority_id]): link.strength for link in a.links}}
+            for a in session.actions
+        ],
+    }
+
+
+def _time(value):
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise Invalid(f"Not a date and time: {str(value)[:40]!r}.") from None
+
+
+def _date(value):
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise Invalid(f"Not a date: {str(value)[:40]!r}.") from None
+
+
+def import_session(data, owner_id):
+    """A new session of owner_id's from an exported document; raises Invalid for a bad one."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise Invalid("This is not a consult session file.")
+    if data.get("version") != VERSION:
+        raise Invalid(f"This file is version {data.get('version')!r}; this consult reads version {VERSION}.")
+    try:
+        return _import(data, owner_id)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+        db.session.rollback()
+        raise Invalid(f"The session file is damaged or incomplete ({type(error).__name__}: {error}).") from None
+
+
+def _import(data, owner_id):
+    s = data["session"]
+    session = CafeSession(
+        owner_id=owner_id, title=str(s["title"])[:200], date=_date(s.get("date")), venue=s.get("venue") or "",
+        description=s.get("description") or "", current_round=int(s.get("current_round") or 0),
+        moderation=s.get("moderation") or "post", blocked_words=s.get("blocked_words") or "",
+        join_code=unique_join_code(),
+    )
+    db.session.add(session)
+    tables = [CafeTable(name=str(t["name"])[:60], position=i) for i, t in enumerate(data.get("tables", []))]
+    session.tables.extend(tables)
+    questions = []
+    for i, q in enumerate(data["questions"]):
+        question = Question(
+            position=i, kind=q["kind"], text=q["text"], multiple=bool(q.get("multiple")),
+            allow_unsure=bool(q.get("allow_unsure")), scale_min=int(q.get("scale_min", 1)),
+            scale_max=int(q.get("scale_max", 5)), min_label=q.get("min_label") or "",
+            max_label=q.get("max_label") or "", max_length=int(q.get("max_length") or 280),
+            is_open=bool(q.get("is_open")), revealed=bool(q.get("revealed", True)),
+        )
+        question.options = [Option(text=str(t)[:200], position=j) for j, t in enumerate(q.get("options", []))]
+        session.questions.append(question)
+        questions.append(question)
+    table = lambda ref: tables[ref] if ref is not None else None  # noqa: E731
+    people = [Participant(table=table(p.get("table"))) for p in data.get("participants", [])]
+    session.participants.extend(people)
+    db.session.flush()
+    for i, v in enumerate(data.get("votes", [])):
+        q = questions[v["question"]]
+        vote = Vote(question_id=q.id, participant_id=people[v["participant"]].id, value=v.get("value"),
+                    table_id=table(v.get("table")).id if v.get("table") is not None else None,
+                    round=int(v.get("round") or 0), client_id=f"import-{session.join_code}-v{i}",
+                    created_at=_time(v.get("at")), updated_at=_time(v.get("at")))
+        vote.choices = [VoteChoice(option_id=q.options[j].id) for j in v.get("options", [])]
+        db.session.add(vote)
+    notes = []
+    for i, n in enumerate(data.get("notes", [])):
+        note = Note(
+            question_id=questions[n["question"]].id,
+            participant_id=people[n["participant"]].id if n.get("participant") is not None else None,
+            author=n.get("author") or "participant", text=n["text"],
+            table_id=table(n.get("table")).id if n.get("table") is not None else None,
+            round=int(n.get("round") or 0), status=n.get("status") or "visible", highlight=bool(n.get("highlight")),
+            client_id=f"import-{session.join_code}-n{i}", created_at=_time(n.get("at")),
+        )
+        note.edits = [NoteEdit(text=e["text"], action=e.get("action", "edit"), by=e.get("by", ""), at=_time(e.get("at")))
+                      for e in n.get("edits", [])]
+        db.session.add(note)
+        notes.append(note)
+    db.session.flush()
+    for n, note in zip(data.get("notes", []), notes):
+        if n.get("merged_into") is not None:
+            note.merged_into_id = notes[n["merged_into"]].id
+    for s_ in data.get("summaries", []):
+        db.session.add(HostSummary(table_id=tables[s_["table"]].id, question_id=questions[s_["question"]].id,
+                                   round=int(s_.get("round") or 0), text=s_.get("text") or ""))
+    priorities = [Priority(code=str(p["code"])[:12], name=p.get("name") or "", position=i)
+                  for i, p in enumerate(data.get("priorities", []))]
+    session.priorities.extend(priorities)
+    db.session.flush()
+    for i, a in enumerate(data.get("actions", [])):
+        action = Action(session_id=session.id, position=i, number=a.get("number") or "", theme=a.get("theme") or "",
+                        sub_theme=a.get("sub_theme") or "", text=a["text"], lead=a.get("lead") or "",
+                        outcome=a.get("outcome") or "",
+                        note_id=notes[a["note"]].id if a.get("note") is not None else None)
+        action.links = [ActionLink(priority_id=priorities[int(k)].id, strength=v) for k, v in a.get("links", {}).items()
+                        if v in ("X", "O")]
+        db.session.add(action)
+    db.session.commit()
+    return session

@@ -1,0 +1,211 @@
+"""Write-ups in every format so far (HTML, Markdown, CSV, JSON), read back and checked."""
+import csv
+import io
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from consult import cafe, rules
+from consult.extensions import db
+from consult.models import Action, ActionLink, CafeSession, Priority, Question
+from consult.writeup.build import writeup
+from consult.writeup.formats import csv_text, markdown, safe_cell
+from consult.writeup.routes import render
+from consult.writeup.transfer import export, import_session
+
+from .conftest import make_cafe
+
+NASTY = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def full(app, facilitator):
+    """A café with tables, rounds, hidden and merged notes, highlights, votes, summaries and actions."""
+    ids = make_cafe(app, facilitator, title="Leicester café £ “2026”")
+    with app.app_context():
+        session = db.session.get(CafeSession, ids["id"])
+        cafe.set_tables(session, ["Oak", "Ash", "Elm"])
+        oak, ash, elm = session.tables
+        qs = [db.session.get(Question, i) for i in ids["questions"]]
+        choice, notes_q, yesno = qs[0], qs[1], qs[2]
+
+        def person(table):
+            p = rules.join(session)
+            cafe.choose_table(p, table.id)
+            return rules.Voter(p.id, session.id, table.id)
+
+        people = [person(t) for t in (oak, oak, ash, elm)]
+        cafe.start_round(session)
+        n = {}
+        n["jobs"], _ = rules.post_note(people[0], {"question_id": notes_q.id, "client_id": "n-0000001", "text": "More local jobs"})
+        n["jobs2"], _ = rules.post_note(people[1], {"question_id": notes_q.id, "client_id": "n-0000002", "text": "more jobs"})
+        n["nasty"], _ = rules.post_note(people[1], {"question_id": notes_q.id, "client_id": "n-0000003", "text": NASTY})
+        n["formula"], _ = rules.post_note(people[2], {"question_id": notes_q.id, "client_id": "n-0000004", "text": "=HYPERLINK(\"x\")"})
+        n["hidden"], _ = rules.post_note(people[2], {"question_id": notes_q.id, "client_id": "n-0000005", "text": "Rude remark"})
+        cafe.start_round(session)
+        n["gu"], _ = rules.post_note(people[3], {"question_id": notes_q.id, "client_id": "n-0000006", "text": "ગુજરાતી ભાષા · żółć 🙂"})
+        host, _ = cafe.host_note(elm, {"question_id": notes_q.id, "client_id": "h-0000001", "text": "Skills hub | pipes"})
+        note = lambda i: db.session.get(rules.Note, i)  # noqa: E731
+        cafe.merge(note(n["jobs"]), [note(n["jobs2"])], by="host:Oak")
+        cafe.highlight(note(n["jobs"]), True)
+        cafe.highlight(note(host), True)
+        cafe.moderate(note(n["hidden"]), "hide", by="facilitator")
+        cafe.save_summary(oak, notes_q, 1, "Jobs came up first")
+        for i, p in enumerate(people):
+            rules.cast_vote(p, {"question_id": choice.id, "client_id": f"v-000000{i}", "choices": [choice.options[i % 2].id]})
+        rules.cast_vote(people[0], {"question_id": yesno.id, "client_id": "v-0000010", "choices": [yesno.options[0].id]})
+        vf1, vf2 = Priority(code="VF1", name="Vision & Leadership", position=0), Priority(code="VF2", name="Skills", position=1)
+        session.priorities.extend([vf1, vf2])
+        db.session.flush()
+        action = Action(session_id=session.id, number="1.1", theme="Employment", sub_theme="Local", text="Set up a skills hub",
+                        lead="Council", outcome="Hub open by June", note_id=host, position=0)
+        action.links = [ActionLink(priority_id=vf1.id, strength="O"), ActionLink(priority_id=vf2.id, strength="X")]
+        db.session.add(action)
+        db.session.commit()
+        yield session, n
+
+
+class Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.text, self.tags = [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_writeup_data_mirrors_the_paper_tables(full):
+    session, _ = full
+    w = writeup(session)
+    assert (w["joined"], w["tables"], w["rounds"]) == (4, ["Oak", "Ash", "Elm"], 2)
+    q = w["questions"][1]
+    rows = {r["table"]: r for r in q["rows"]}
+    assert list(rows) == ["Oak", "Ash", "Elm"]
+    oak = rows["Oak"]
+    assert oak["feedback"] == [{"round": 1, "notes": [{"text": "More local jobs", "merged": 1, "host": False},
+                                                       {"text": NASTY, "merged": 0, "host": False}]}]
+    assert [h["text"] for h in oak["highlights"]] == ["More local jobs"] and oak["summaries"][0]["text"] == "Jobs came up first"
+    assert all("Rude remark" not in n["text"] for f in rows["Ash"]["feedback"] for n in f["notes"])
+    assert [f["round"] for f in rows["Elm"]["feedback"]] == [2]
+    assert [h["text"] for h in rows["Elm"]["highlights"]] == ["Skills hub | pipes"]
+    bars = w["questions"][0]["results"]["bars"]
+    assert [b["count"] for b in bars] == [2, 2, 0]
+    assert w["actions"][0]["links"] == ["O", "X"]
+    per_table = {t["table"]: t for t in w["participation"]["per_table"]}
+    assert per_table["Oak"]["seated"] == 2 and per_table["Oak"]["votes"] == 3
+
+
+def test_html_is_escaped_self_contained_and_complete(app, full):
+    session, _ = full
+    with app.test_request_context():
+        html = render(session, "html")
+    assert NASTY not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert not re.search(r'(src|href)=["\']?(https?:)?//', html)  # nothing from elsewhere
+    parser = Text()
+    parser.feed(html)
+    text = " ".join(parser.text)
+    for expected in ("Leicester café £ “2026”", "Full write-up of group discussions", "Question", "Feedback (group)",
+                     "Highlights (host)", "Round 1", "Round 2", "ગુજરાતી ભાષા · żółć 🙂", "(and 1 alike)",
+                     "Jobs came up first", "Action framework", "Set up a skills hub", "VF2", "4 participants",
+                     "3 tables", "2 rounds", "Participation"):
+        assert expected in text, expected
+    assert "Rude remark" not in text
+    assert "svg" in parser.tags and "rect" in parser.tags and "script" not in parser.tags
+
+
+def test_markdown(full):
+    session, _ = full
+    md = markdown(writeup(session))
+    assert "| Question | Feedback (group) | Highlights (host) |" in md
+    assert "\\<script\\>" in md and NASTY not in md
+    assert "Skills hub \\| pipes" in md  # a pipe cannot break the table
+    assert "| Theme | Sub-theme | Action | No | Suggested lead | VF1 | VF2 | Outcome measure |" in md
+    assert "| O | X |" in md and "Rude remark" not in md
+    widths, tables = [], []
+    for line in md.splitlines() + [""]:
+        if line.startswith("|"):
+            widths.append(line.count("|") - line.count("\\|"))
+        elif widths:
+            tables.append(widths)
+            widths = []
+    assert len(tables) == 8 and all(len(set(t)) == 1 for t in tables), tables  # no row breaks its table
+
+
+def test_csv_has_every_answer_and_no_formulas(full):
+    session, n = full
+    rows = list(csv.DictReader(io.StringIO(csv_text(session))))
+    notes = {r["id"]: r for r in rows if r["kind"] == "note"}
+    votes = [r for r in rows if r["kind"] == "vote"]
+    assert len(votes) == 5 and len(notes) == 7  # hidden and merged notes are in the raw data
+    assert notes[str(n["formula"])]["answer"] == "'=HYPERLINK(\"x\")"
+    assert notes[str(n["hidden"])]["status"] == "hidden"
+    assert notes[str(n["jobs2"])]["merged_into"] == str(n["jobs"])
+    assert notes[str(n["jobs"])]["highlight"] == "yes" and notes[str(n["jobs"])]["table"] == "Oak"
+    assert notes[str(n["gu"])]["round"] == "2" and notes[str(n["gu"])]["answer"] == "ગુજરાતી ભાષા · żółć 🙂"
+    assert {v["answer"] for v in votes} == {"Red", "Green", "Yes"}
+    for cell in ("=1+1", "+1", "-1", "@SUM(A1)", "\t=1"):
+        assert safe_cell(cell).startswith("'")
+    assert safe_cell("fine") == "fine" and safe_cell(3) == 3
+
+
+def test_json_round_trip_gives_the_same_write_up(app, full, facilitator):
+    session, _ = full
+    data = json.loads(json.dumps(export(session)))
+    assert data["format"] == "consult-session" and len(data["notes"]) == 7 and "token" not in json.dumps(data)
+    copy = import_session(data, facilitator)
+    assert copy.id != session.id and copy.join_code != session.join_code
+    assert [t.host_token for t in copy.tables] != [t.host_token for t in session.tables]
+    assert markdown(writeup(copy)) == markdown(writeup(session))
+    again = export(copy)
+    assert again == data
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({}, "not a consult session file"),
+    ({"format": "consult-session", "version": 99}, "version 99"),
+    ({"format": "consult-session", "version": 1, "session": {"title": "x"}}, "damaged"),
+    ({"format": "consult-session", "version": 1, "session": {"title": "x"}, "questions": [],
+      "votes": [{"question": 5, "participant": 0}]}, "damaged"),
+])
+def test_bad_imports_are_refused_and_leave_nothing(app, full, facilitator, bad, message):
+    before = db.session.query(CafeSession).count()
+    with pytest.raises(rules.Invalid, match=message):
+        import_session(bad, facilitator)
+    assert db.session.query(CafeSession).count() == before
+
+
+def test_download_routes_and_permissions(app, client, facilitator):
+    ids = make_cafe(app, facilitator)
+    for fmt, kind in (("html", "text/html"), ("md", "text/markdown"), ("csv", "text/csv"), ("json", "application/json")):
+        r = client.get(f"/sessions/{ids['id']}/write-up.{fmt}")
+        assert r.status_code == 200 and r.mimetype == kind, fmt
+        assert "strategy-caf" in r.headers["Content-Disposition"]
+    assert client.get(f"/sessions/{ids['id']}/write-up.exe").status_code == 404
+    other = app.test_client()
+    assert other.get(f"/sessions/{ids['id']}/write-up.html").status_code == 302  # sign in first
+
+
+def test_cli_export_and_import(app, full, tmp_path):
+    session, _ = full
+    from flask_migrate import stamp
+
+    stamp()  # the test database was made by create_all: mark it as migrated
+    runner = app.test_cli_runner()
+    out = tmp_path / "s.json"
+    result = runner.invoke(args=["export", session.join_code.lower(), "--format", "json", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["import", str(out)])
+    assert result.exit_code == 0, result.output
+    code = result.output.strip().splitlines()[-1]
+    assert re.fullmatch(r"[A-Z0-9]{6}", code) and code != session.join_code
+    md = runner.invoke(args=["export", code, "--format", "md"])
+    assert "Full write-up of group discussions" in md.output
+    assert runner.invoke(args=["export", "NOSUCH"]).exit_code != 0
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    assert "Not JSON" in runner.invoke(args=["import", str(bad)]).output
