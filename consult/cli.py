@@ -183,11 +183,12 @@ def bench(phones, async_mode, processes, database_url, message_queue, no_bare):
 
 @click.command("export")
 @click.argument("join_code")
-@click.option("--format", "fmt", type=click.Choice(["html", "md", "csv", "json"]), default="html", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["html", "pdf", "docx", "md", "csv", "xlsx", "json"]),
+              default="html", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File to write (default: stdout).")
 @with_appcontext
 def export_command(join_code, fmt, output):
-    """Write a session's write-up (html, md) or data (csv, json)."""
+    """Write a session's write-up (html, pdf, docx, md) or data (csv, xlsx, json)."""
     from . import rules
     from .writeup.routes import render
 
@@ -195,12 +196,15 @@ def export_command(join_code, fmt, output):
     if session is None:
         raise click.ClickException(f"There is no session with the join code {join_code!r}.")
     body = render(session, fmt)
+    data = body if isinstance(body, bytes) else body.encode("utf-8")
     if output:
-        with open(output, "w", encoding="utf-8", newline="") as f:
-            f.write(body)
+        with open(output, "wb") as f:
+            f.write(data)
         click.echo(f"Wrote {output}", err=True)
+    elif isinstance(body, bytes) and sys.stdout.isatty():
+        raise click.ClickException(f"A {fmt} file is binary: give --output PATH.")
     else:
-        click.echo(body, nl=False)
+        click.get_binary_stream("stdout").write(data)
 
 
 @click.command("import")

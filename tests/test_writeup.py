@@ -209,3 +209,51 @@ def test_cli_export_and_import(app, full, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{nope")
     assert "Not JSON" in runner.invoke(args=["import", str(bad)]).output
+
+
+def test_pdf_word_and_excel_read_back(app, full):
+    """Each document format, opened with a real reader: the content is there and right."""
+    import docx
+    import openpyxl
+    from pdfminer.high_level import extract_text
+    from pypdf import PdfReader
+
+    session, n = full
+    with app.test_request_context():
+        pdf_bytes, docx_bytes, xlsx_bytes = (render(session, f) for f in ("pdf", "docx", "xlsx"))
+
+    pdf = PdfReader(io.BytesIO(pdf_bytes))
+    assert pdf.pages[0].mediabox.width == pytest.approx(595, abs=1)  # A4
+    flat = " ".join(extract_text(io.BytesIO(pdf_bytes)).split())
+    for expected in ("Full write-up of group discussions", "Feedback (group)", "Highlights (host)", "More local jobs",
+                     "Jobs came up first", "Action framework", "Set up a skills hub", "Page 1 of", NASTY, "żółć",
+                     "ગુજરાતી ભાષા", "🙂"):
+        assert expected in flat, expected
+    assert len(pdf.pages) > 1 and flat.count("Leicester café £ “2026”") >= len(pdf.pages)  # the running header
+    assert "Rude remark" not in flat
+
+    document = docx.Document(io.BytesIO(docx_bytes))
+    headings = [p.text for p in document.paragraphs if p.style.name.startswith(("Heading", "Title"))]
+    assert headings[0] == "Leicester café £ “2026”" and "Action framework" in headings
+    tables = document.tables
+    notes_table = next(t for t in tables if t.rows[0].cells[1].text == "Feedback (group)")
+    cells = {row.cells[0].text: row for row in notes_table.rows[1:]}
+    assert "More local jobs (and 1 alike)" in cells["Oak"].cells[1].text and NASTY in cells["Oak"].cells[1].text
+    assert "Jobs came up first" in cells["Oak"].cells[2].text
+    assert "ગુજરાતી ભાષા · żółć 🙂" in cells["Elm"].cells[1].text
+    actions = next(t for t in tables if t.rows[0].cells[0].text == "Theme")
+    assert [c.text for c in actions.rows[1].cells] == ["Employment", "Local", "Set up a skills hub", "1.1", "Council",
+                                                       "O", "X", "Hub open by June"]
+    assert document.sections[0].header.paragraphs[0].text == "Leicester café £ “2026”"
+
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes))
+    assert book.sheetnames[:3] == ["Raw data", "Results", "Notes"] and "Actions" in book.sheetnames
+    raw = list(book["Raw data"].iter_rows(values_only=True))
+    assert raw[0][0] == "kind" and len(raw) == 1 + 5 + 7
+    formula = next(r for r in raw if r[-1] == n["formula"] and r[0] == "note")
+    assert formula[3] == '=HYPERLINK("x")'
+    cell = next(c for row in book["Raw data"].iter_rows() for c in row if c.value == '=HYPERLINK("x")')
+    assert cell.data_type == "s"  # text, never a formula
+    assert book["Results"]._charts, "a native bar chart per vote question"
+    notes = list(book["Notes"].iter_rows(values_only=True))
+    assert any(r[1] == "Elm" and r[3] == "ગુજરાતી ભાષા · żółć 🙂" and r[2] == 2 for r in notes)

@@ -1,0 +1,188 @@
+"""Write-up formats made with document libraries: PDF (WeasyPrint), Word (python-docx), Excel (openpyxl)."""
+import io
+
+from flask import render_template
+
+from .build import writeup
+from .formats import RAW_COLUMNS, raw_rows
+
+
+def pdf(session):
+    """The HTML write-up printed to A4, with the title and date in the running header and page numbers."""
+    import weasyprint  # imported here: it loads Pango, which only PDF needs
+
+    html = render_template("writeup/report.html", w=writeup(session), pdf=True)
+    return weasyprint.HTML(string=html).write_pdf()
+
+
+def _title(w):
+    return w["title"] + (f", {w['date'].strftime('%-d %B %Y')}" if w["date"] else "")
+
+
+def docx(session):
+    """A Word document with real headings and tables, for teams to edit."""
+    from docx import Document
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
+    w = writeup(session)
+    doc = Document()
+    section = doc.sections[0]
+    section.header.paragraphs[0].text = _title(w)
+    footer = section.footer.paragraphs[0]
+    footer.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    footer.add_run("Page ")
+    field = OxmlElement("w:fldSimple")
+    field.set(qn("w:instr"), "PAGE")
+    footer._p.append(field)
+
+    doc.add_heading(_title(w), level=0)
+    doc.add_paragraph().add_run("Full write-up of group discussions").bold = True
+    facts = [w["venue"], f"{w['joined']} participants", f"{len(w['tables'])} tables" if w["tables"] else "",
+             f"{w['rounds']} rounds" if w["rounds"] else ""]
+    doc.add_paragraph(" · ".join(f for f in facts if f))
+    if w["description"]:
+        doc.add_paragraph(w["description"])
+
+    def table(headers, rows):
+        t = doc.add_table(rows=1, cols=len(headers))
+        t.style = "Table Grid"
+        for cell, text in zip(t.rows[0].cells, headers):
+            cell.text = ""
+            cell.paragraphs[0].add_run(text).bold = True
+        for row in rows:
+            cells = t.add_row().cells
+            for cell, value in zip(cells, row):
+                if callable(value):
+                    value(cell)
+                else:
+                    cell.text = str(value)
+        return t
+
+    for q in w["questions"]:
+        doc.add_heading(f"{q['number']}. {q['text']}", level=1)
+        if q["kind"] == "notes":
+            def feedback(row):
+                def fill(cell):
+                    cell.text = ""
+                    first = True
+                    for f in row["feedback"]:
+                        if f["round"]:
+                            p = cell.paragraphs[0] if first else cell.add_paragraph()
+                            p.add_run(f"Round {f['round']}").bold = True
+                            first = False
+                        for n in f["notes"]:
+                            p = cell.paragraphs[0] if first else cell.add_paragraph()
+                            first = False
+                            p.add_run("• " + n["text"] + (f" (and {n['merged']} alike)" if n["merged"] else ""))
+                return fill
+
+            def highlights(row):
+                def fill(cell):
+                    lines = ["• " + n["text"] for n in row["highlights"]]
+                    lines += [(f"Round {s['round']}: " if s["round"] else "") + s["text"] for s in row["summaries"]]
+                    cell.text = "\n".join(lines)
+                return fill
+
+            table(["Question", "Feedback (group)", "Highlights (host)"],
+                  [[row["table"], feedback(row), highlights(row)] for row in q["rows"]] or [["", "No notes.", ""]])
+        else:
+            r = q["results"]
+            table(["Answer", "Count", "Percent", ""],
+                  [[b["text"], b["count"], f"{b['percent']}%", "█" * round(b["percent"] / 5)] for b in r["bars"]])
+            doc.add_paragraph(f"{r['total']} answered" + (f" · average {r['mean']}" if r.get("mean") is not None else ""))
+    if w["actions"]:
+        doc.add_heading("Action framework", level=1)
+        codes = [p["code"] for p in w["priorities"]]
+        table(["Theme", "Sub-theme", "Action", "No", "Suggested lead", *codes, "Outcome measure"],
+              [[a["theme"], a["sub_theme"], a["text"], a["number"], a["lead"], *a["links"], a["outcome"]]
+               for a in w["actions"]])
+        doc.add_paragraph("X: strong relationship · O: supporting. "
+                          + " ".join(f"{p['code']}: {p['name']}." for p in w["priorities"]))
+    doc.add_heading("Participation", level=1)
+    table(["Question", "Answered"], [[f"{p['number']}. {p['text']}", p["answers"]] for p in w["participation"]["per_question"]])
+    if w["participation"]["per_table"]:
+        doc.add_paragraph()
+        table(["Table", "Seated", "Notes", "Votes"],
+              [[t["table"], t["seated"], t["notes"], t["votes"]] for t in w["participation"]["per_table"]])
+    for style in ("Normal",):
+        doc.styles[style].font.size = Pt(10.5)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def xlsx(session):
+    """A workbook: every vote and note, the results with native bar charts, the notes table, actions."""
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.styles import Font
+
+    w = writeup(session)
+    book = Workbook()
+
+    def put(sheet, row):
+        sheet.append(list(row))
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                # Participants' text stays text: "=..." must never become a live formula.
+                cell.data_type = "s"
+
+    raw = book.active
+    raw.title = "Raw data"
+    put(raw, RAW_COLUMNS)
+    for row in raw_rows(session):
+        put(raw, row)
+    for cell in raw[1]:
+        cell.font = Font(bold=True)
+
+    results = book.create_sheet("Results")
+    for q in w["questions"]:
+        if q["kind"] == "notes":
+            continue
+        start = results.max_row + (2 if results.max_row > 1 else 0)
+        results.cell(row=start, column=1, value=f"{q['number']}. {q['text']}").font = Font(bold=True)
+        results.cell(row=start, column=1).data_type = "s"
+        put(results, ["Answer", "Count", "Percent"])
+        first = results.max_row + 1
+        for b in q["results"]["bars"]:
+            put(results, [b["text"], b["count"], b["percent"] / 100])
+            results.cell(row=results.max_row, column=3).number_format = "0.0%"
+        last = results.max_row
+        if last >= first:
+            chart = BarChart()
+            chart.type = "bar"
+            chart.title = f"Question {q['number']}"
+            chart.legend = None
+            chart.add_data(Reference(results, min_col=2, min_row=first - 1, max_row=last), titles_from_data=True)
+            chart.set_categories(Reference(results, min_col=1, min_row=first, max_row=last))
+            chart.height, chart.width = 2 + 0.8 * (last - first + 1), 14
+            results.add_chart(chart, f"E{start}")
+            for _ in range(max(0, int(chart.height * 2) - (last - start))):
+                results.append([])
+
+    notes = book.create_sheet("Notes")
+    put(notes, ["Question", "Table", "Round", "Feedback (group)", "Highlight", "Merged"])
+    for q in w["questions"]:
+        for row in q.get("rows", []):
+            for f in row["feedback"]:
+                for n in f["notes"]:
+                    put(notes, [f"{q['number']}. {q['text']}", row["table"], f["round"] or "", n["text"],
+                                "yes" if n in row["highlights"] else "", n["merged"] or ""])
+            for s in row["summaries"]:
+                put(notes, [f"{q['number']}. {q['text']}", row["table"], s["round"] or "", s["text"], "host summary", ""])
+
+    if w["actions"]:
+        actions = book.create_sheet("Actions")
+        codes = [p["code"] for p in w["priorities"]]
+        put(actions, ["Theme", "Sub-theme", "Action", "No", "Suggested lead", *codes, "Outcome measure"])
+        for a in w["actions"]:
+            put(actions, [a["theme"], a["sub_theme"], a["text"], a["number"], a["lead"], *a["links"], a["outcome"]])
+    for sheet in book.worksheets:
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
