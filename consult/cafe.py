@@ -6,6 +6,7 @@ raise rules.Invalid with a message for the person, and commit what they change.
 import re
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from .extensions import db
 from .models import CafeTable, HostSummary, Note, NoteEdit, Participant, Question, Vote, new_host_token, utcnow
@@ -173,7 +174,7 @@ STATUS_ACTIONS = {"hide": "hidden", "restore": "visible", "approve": "visible"}
 
 def moderate(note, action, by):
     """hide, restore or approve a note; nothing is deleted."""
-    status = STATUS_ACTIONS.get(action)
+    status = STATUS_ACTIONS.get(action) if isinstance(action, str) else None
     if status is None:
         raise Invalid("Unknown action.")
     if note.status != status:
@@ -254,7 +255,9 @@ def note_data(note):
     return {
         "id": note.id, "text": note.text, "question_id": note.question_id, "table_id": note.table_id,
         "round": note.round, "author": note.author, "status": note.status, "highlight": note.highlight,
-        "merged_into": note.merged_into_id, "edited": bool(note.edits), "at": note.created_at.isoformat() + "Z",
+        "merged_into": note.merged_into_id, "at": note.created_at.isoformat() + "Z",
+        # Edited means its text changed; hiding, restoring and merging are logged too, but are not edits.
+        "edited": any(e.action == "edit" for e in note.edits),
     }
 
 
@@ -262,6 +265,7 @@ def table_notes(table, question_id):
     """Every note of a table on a question, hidden and merged ones too, oldest first."""
     notes = db.session.scalars(
         select(Note).filter_by(table_id=table.id, question_id=question_id).order_by(Note.id)
+        .options(selectinload(Note.edits))
     ).all()
     return [note_data(n) for n in notes]
 
@@ -270,7 +274,7 @@ def review_queue(session):
     """Notes waiting for the facilitator: pending approval or held for a blocked word."""
     notes = db.session.scalars(
         select(Note).join(Question).where(Question.session_id == session.id, Note.status.in_(("pending", "held")))
-        .order_by(Note.id)
+        .order_by(Note.id).options(selectinload(Note.edits))  # note_data reads edits: one query, not one a note
     ).all()
     return [note_data(n) for n in notes]
 

@@ -238,6 +238,17 @@ def import_command(path, owner):
     click.echo(session.join_code)
 
 
-COMMANDS = (serve, create_facilitator, demo, init_db, bench, export_command, import_command)
+@click.command("bench-writeup")
+@click.option("--participants", type=int, default=1000, show_default=True)
+@click.option("--notes", type=int, default=10000, show_default=True)
+@click.option("--questions", type=int, default=20, show_default=True)
+def bench_writeup(participants, notes, questions):
+    """Time every write-up format for a large café (in a temporary database); prints one JSON line."""
+    from .bench.writeup import main as run
+
+    run(participants, notes, questions)
+
+
+COMMANDS = (serve, create_facilitator, demo, init_db, bench, bench_writeup, export_command, import_command)
 for _command in COMMANDS:
     cli.add_command(_command)

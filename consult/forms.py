@@ -6,6 +6,7 @@ from wtforms import (
     EmailField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectChoice,
     SelectField,
     StringField,
@@ -57,4 +58,24 @@ class QuestionForm(FlaskForm):
     max_label = StringField("Label for the highest", validators=[Optional(), Length(max=60)])
     max_length = IntegerField(
         "Longest note, in characters", default=280, validators=[Optional(), NumberRange(1, 2000)]
+    )
+
+
+class TablesForm(FlaskForm):
+    tables = TextAreaField(
+        "Tables: a number, or one name per line", validators=[Optional(), Length(max=5000)], render_kw={"rows": 6}
+    )
+
+
+class ModerationForm(FlaskForm):
+    moderation = RadioField(
+        "When notes show",
+        choices=[
+            SelectChoice("post", "At once (post-moderation): you or a table host can hide a note afterwards"),
+            SelectChoice("pre", "After approval (pre-moderation): each note waits for you on the control page"),
+        ],
+        default="post",
+    )
+    blocked_words = TextAreaField(
+        "Blocked words, one per line", validators=[Optional(), Length(max=10000)], render_kw={"rows": 4}
     )

@@ -41,6 +41,11 @@ def host_room(table_id):
     return f"host:{table_id}"
 
 
+def participant_room(participant_id):
+    """The sockets of one phone: news of its own notes reaches it and no other."""
+    return f"participant:{participant_id}"
+
+
 def tables_data(session):
     return [{"id": t.id, "name": t.name} for t in session.tables]
 
@@ -114,7 +119,24 @@ def screen_state(session, view):
         ]
         state["seated"] = seated(session)
         state["review"] = review_queue(session)
+        state["moderation"] = session.moderation
+        state["hidden"] = hidden_notes(current)
     return state
+
+
+HIDDEN_SHOWN = 200
+
+
+def hidden_notes(question):
+    """The hidden notes of a notes question, newest first, for the control page to restore."""
+    if question is None or question.kind != "notes":
+        return []
+    rows = db.session.execute(
+        select(Note.id, Note.text, Note.table_id, Note.round, Note.author)
+        .filter_by(question_id=question.id, status="hidden").order_by(Note.id.desc()).limit(HIDDEN_SHOWN)
+    ).all()
+    return [{"id": i, "text": t, "question_id": question.id, "table_id": tid, "round": r, "author": a, "status": "hidden"}
+            for i, t, tid, r, a in rows]
 
 
 def touch(session_id):
@@ -169,7 +191,29 @@ def table_changed(table_id, question_id):
         socketio.emit("changed", {"question_id": question_id}, to=host_room(table_id), namespace=HOST_NS)
 
 
+def note_changed(note):
+    """A note was approved, hidden, restored or corrected: its author's phone shows it now ("note")."""
+    if note.participant_id is not None:
+        socketio.emit("note", {"id": note.id, "question_id": note.question_id, "text": note.text, "status": note.status},
+                      to=participant_room(note.participant_id), namespace=PHONE_NS)
+
+
 def announce(session):
     """The facilitator changed what is shown: tell every phone and screen now."""
     socketio.emit("question", question_data(session.current_question), to=phones_room(session.id), namespace=PHONE_NS)
+    touch(session.id)
+
+
+def announce_round(session):
+    """A round started: phones and table hosts hear its number now ("round" {round}), screens too."""
+    data = {"round": session.current_round}
+    socketio.emit("round", data, to=phones_room(session.id), namespace=PHONE_NS)
+    for table in session.tables:
+        socketio.emit("round", data, to=host_room(table.id), namespace=HOST_NS)
+    announce(session)
+
+
+def announce_tables(session):
+    """The tables changed (added, renamed, removed): phones get the new list ("tables" [...]) now."""
+    socketio.emit("tables", tables_data(session), to=phones_room(session.id), namespace=PHONE_NS)
     touch(session.id)

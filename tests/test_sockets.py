@@ -289,7 +289,7 @@ def test_client_id_of_another_phone_is_refused(app, cafe, phone, ids):
 def test_note_ack_and_idempotent_retry(app, phone, ids):
     data = {"question_id": ids["notes"], "client_id": "note-0000001", "text": "  Safer crossings  "}
     ack = note(phone, data)
-    assert ack == {"ok": True, "id": ack["id"]} and isinstance(ack["id"], int)
+    assert ack == {"ok": True, "id": ack["id"], "status": "visible"} and isinstance(ack["id"], int)
     assert note(phone, data) == ack
     assert note(phone, {**data, "text": "Changed on retry"}) == ack
     with app.app_context():

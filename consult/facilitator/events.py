@@ -6,6 +6,7 @@ from flask_socketio import ConnectionRefusedError, join_room
 from .. import live, rules
 from ..extensions import db, socketio
 from ..models import CafeSession
+from .routes import change_round, moderate_note
 
 NS = live.FACILITATOR_NS
 _screens = {}  # sid -> (session id, view)
@@ -39,22 +40,57 @@ def disconnect(*_):
     _screens.pop(request.sid, None)
 
 
+def _control_session(data):
+    """(session, None) for a request from a control page, or (None, the error ack)."""
+    where = _screens.get(request.sid)
+    if where is None or where[1] != "control":
+        return None, {"ok": False, "error": "Only the control page can do that."}
+    session = _owned(where[0])
+    if session is None:
+        return None, {"ok": False, "error": "No such session among yours."}
+    if not isinstance(data, dict):
+        return None, {"ok": False, "error": "Malformed request."}
+    return session, None
+
+
 @socketio.on("control", namespace=NS)
 def control(data):
     """{action: open|close|show|reveal|hide, question_id} from the control page."""
-    where = _screens.get(request.sid)
-    if where is None or where[1] != "control":
-        return {"ok": False, "error": "Only the control page can do that."}
-    session = _owned(where[0])
-    if session is None:
-        return {"ok": False, "error": "No such session among yours."}
-    if not isinstance(data, dict):
-        return {"ok": False, "error": "Malformed request."}
+    session, refused = _control_session(data)
+    if refused:
+        return refused
     try:
         rules.control(session, data.get("action"), data.get("question_id"))
     except rules.Invalid as error:
         return {"ok": False, "error": str(error)}
     live.announce(session)
+    return {"ok": True}
+
+
+@socketio.on("round", namespace=NS)
+def round_(data):
+    """{action: "start", number} starts round number (the next one without it);
+    {action: "show", number} shows that round on the projector (0 or null: all rounds)."""
+    session, refused = _control_session(data)
+    if refused:
+        return refused
+    try:
+        change_round(session, data.get("action"), data.get("number"))
+    except rules.Invalid as error:
+        return {"ok": False, "error": str(error)}
+    return {"ok": True}
+
+
+@socketio.on("moderate", namespace=NS)
+def moderate(data):
+    """{note_id, action: approve|hide|restore|highlight|unhighlight} from the control page."""
+    session, refused = _control_session(data)
+    if refused:
+        return refused
+    try:
+        moderate_note(session, data.get("note_id"), data.get("action"), current_user.email)
+    except rules.Invalid as error:
+        return {"ok": False, "error": str(error)}
     return {"ok": True}
 
 

@@ -1,12 +1,15 @@
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from werkzeug.routing import BuildError
 
-from .. import live, rules
+from .. import cafe, live, rules
 from ..extensions import db
-from ..forms import QuestionForm, SessionForm
-from ..models import KINDS, CafeSession, Question
-from ..urls import base_url, join_url
+from ..forms import ModerationForm, QuestionForm, SessionForm, TablesForm
+from ..host import events as host_events
+from ..models import KINDS, CafeSession, Participant, Question
+from ..participant import events as phone_events
+from ..urls import base_url, join_url, qr_svg
 from . import bp
 
 
@@ -25,9 +28,23 @@ def own_question(session, question_id):
     return question
 
 
+def host_url(table):
+    """The table host's secret link, with the address phones reach (as the join link has)."""
+    try:
+        path = url_for("host.table", token=table.host_token)
+    except BuildError:  # the host view's route is not registered (yet): its address all the same
+        path = f"/host/{table.host_token}"
+    return base_url() + path
+
+
+def table_join_url(table):
+    """The join link that seats a phone at this table straight away."""
+    return f"{join_url(table.session)}?t={table.id}"
+
+
 @bp.app_context_processor
 def _helpers():
-    return {"join_url": join_url, "base_url": base_url}
+    return {"join_url": join_url, "base_url": base_url, "host_url": host_url, "table_join_url": table_join_url}
 
 
 @bp.route("/")
@@ -56,8 +73,18 @@ def new():
 @bp.route("/<int:session_id>")
 @login_required
 def detail(session_id):
-    session = own_session(session_id)
-    return render_template("facilitator/detail.html", session=session, answers=rules.answer_count)
+    return render_detail(own_session(session_id))
+
+
+def render_detail(session, tables_form=None, moderation_form=None):
+    if tables_form is None:
+        tables_form = TablesForm(formdata=None, tables="\n".join(t.name for t in session.tables))
+    if moderation_form is None:
+        moderation_form = ModerationForm(formdata=None, obj=session)
+    return render_template(
+        "facilitator/detail.html", session=session, answers=rules.answer_count,
+        tables_form=tables_form, moderation_form=moderation_form, seated=cafe.seated(session),
+    )
 
 
 @bp.route("/<int:session_id>/edit", methods=["GET", "POST"])
@@ -175,3 +202,158 @@ def projector(session_id):
 def state(session_id):
     view = "control" if request.args.get("view") == "control" else "projector"
     return jsonify(live.screen_state(own_session(session_id), view))
+
+
+# -- World Café: tables, hosts, rounds, moderation ------------------------------------
+
+def own_table(session, table_id):
+    try:
+        return cafe.table_in(session, table_id)
+    except rules.Invalid:
+        abort(404, "There is no such table in this session.")
+
+
+@bp.route("/<int:session_id>/tables", methods=["POST"])
+@login_required
+def tables(session_id):
+    session = own_session(session_id)
+    form = TablesForm()
+    if form.validate_on_submit():
+        try:
+            names = cafe.table_names(form.tables.data)
+            # Whoever sits at a table that goes (only one without answers can) then sits at none.
+            going = [t.id for t in session.tables[len(names):]]
+            unseated = db.session.scalars(select(Participant.id).where(Participant.table_id.in_(going))).all()
+            cafe.set_tables(session, names)
+        except rules.Invalid as error:
+            form.tables.errors = [str(error)]
+        else:
+            reseat = getattr(phone_events, "reseat", None)  # the phone side's: its open sockets forget the table
+            for participant_id in unseated if reseat else ():
+                reseat(participant_id, None)
+            live.announce_tables(session)
+            count = len(session.tables)
+            flash(f"Saved: {count} table{'' if count == 1 else 's'}." if count else "Saved: no tables.")
+            return redirect(url_for(".detail", session_id=session.id) + "#table-setup")
+    flash("The tables were not saved: see below.", "error")
+    return render_detail(session, tables_form=form)
+
+
+@bp.route("/<int:session_id>/tables/<int:table_id>/revoke", methods=["POST"])
+@login_required
+def revoke_host(session_id, table_id):
+    session = own_session(session_id)
+    table = own_table(session, table_id)
+    cafe.revoke_host(table)
+    # The host view closes whatever was opened with the old link (the host side's end_host).
+    getattr(host_events, "end_host", lambda t: None)(table.id)
+    flash(f"The old host link of {table.name} has stopped working. Give its host the new link below.")
+    return redirect(url_for(".detail", session_id=session.id) + f"#table-{table.id}")
+
+
+@bp.route("/<int:session_id>/tables/print")
+@login_required
+def print_tables(session_id):
+    return render_template("facilitator/tables_print.html", session=own_session(session_id))
+
+
+@bp.route("/<int:session_id>/tables/<int:table_id>/join-qr.svg")
+@login_required
+def table_join_qr(session_id, table_id):
+    table = own_table(own_session(session_id), table_id)
+    return Response(qr_svg(table_join_url(table)), mimetype="image/svg+xml",
+                    headers={"Cache-Control": "private, max-age=3600"})
+
+
+@bp.route("/<int:session_id>/tables/<int:table_id>/host-qr.svg")
+@login_required
+def table_host_qr(session_id, table_id):
+    table = own_table(own_session(session_id), table_id)
+    # The host link is a secret that revoking replaces: never keep an old one in a cache.
+    return Response(qr_svg(host_url(table)), mimetype="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+@bp.route("/<int:session_id>/moderation", methods=["POST"])
+@login_required
+def moderation(session_id):
+    session = own_session(session_id)
+    form = ModerationForm()
+    if form.validate_on_submit():
+        try:
+            cafe.set_moderation(session, form.moderation.data, form.blocked_words.data or "")
+        except rules.Invalid as error:
+            form.blocked_words.errors = [str(error)]
+        else:
+            live.touch(session.id)
+            flash("Moderation saved. It applies to notes sent from now on.")
+            return redirect(url_for(".detail", session_id=session.id) + "#moderation-setup")
+    flash("Moderation was not saved: see below.", "error")
+    return render_detail(session, moderation_form=form)
+
+
+def change_round(session, action, number):
+    """Start a round or choose which one the projector shows; pushes the change. Raises rules.Invalid."""
+    if action == "start":
+        wanted = None if number in (None, "") else rules.as_id(number, digits=True)
+        if wanted is not None and wanted <= session.current_round:
+            if wanted == session.current_round:
+                return  # a repeated click: that round is under way already
+            # A page out of date (another tab started later rounds): do not take the café back.
+            raise rules.Invalid(f"Round {session.current_round} has already started.")
+        cafe.start_round(session, None if number in (None, "") else number)
+        live.announce_round(session)
+    elif action == "show":
+        cafe.show_round(session, number)
+        live.touch(session.id)
+    else:
+        raise rules.Invalid("Unknown action.")
+
+
+DONE = {"approve": "Note approved: it shows now.", "hide": "Note hidden. You can restore it.",
+        "restore": "Note restored.", "highlight": "Note highlighted.", "unhighlight": "Highlight removed."}
+
+
+def moderate_note(session, note_id, action, by):
+    """approve, hide, restore, highlight or unhighlight a note of session; pushes the change."""
+    note = cafe.note_in(session, note_id)
+    if action in ("highlight", "unhighlight"):
+        cafe.highlight(note, action == "highlight")
+    else:
+        cafe.moderate(note, action, by)
+    live.touch(session.id)
+    live.table_changed(note.table_id, note.question_id)
+    note_changed = getattr(live, "note_changed", None)  # the phone side's: the author's phone hears of it
+    if note_changed is not None:
+        note_changed(note)
+    return note
+
+
+@bp.route("/<int:session_id>/round", methods=["POST"])
+@login_required
+def round_(session_id):
+    session = own_session(session_id)
+    action = request.form.get("action")
+    try:
+        change_round(session, action, request.form.get("number"))
+    except rules.Invalid as error:
+        flash(str(error), "error")
+    else:
+        if action == "start":
+            flash(f"Round {session.current_round} started: new answers count in it.")
+        else:
+            flash(f"The projector shows {f'round {session.shown_round}' if session.shown_round else 'all rounds'}.")
+    return redirect(url_for(".control", session_id=session.id))
+
+
+@bp.route("/<int:session_id>/moderate", methods=["POST"])
+@login_required
+def moderate(session_id):
+    session = own_session(session_id)
+    action = request.form.get("action")
+    try:
+        moderate_note(session, request.form.get("note_id"), action, current_user.email)
+    except rules.Invalid as error:
+        flash(str(error), "error")
+    else:
+        flash(DONE.get(action, "Done."))
+    return redirect(url_for(".control", session_id=session.id) + "#review-h")

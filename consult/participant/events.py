@@ -7,7 +7,7 @@ from ..cafe import choose_table
 from ..batch import writer
 from ..extensions import db, socketio
 from ..models import Participant
-from .routes import participant_or_none
+from .routes import note_status, participant_or_none
 
 NS = live.PHONE_NS
 _phones = {}  # sid -> rules.Voter: who answers on this socket, at which table
@@ -22,6 +22,7 @@ def connect(auth):
     if participant is None:
         raise ConnectionRefusedError("Open the join link again to take part.")
     join_room(live.phones_room(cafe.id))
+    join_room(live.participant_room(participant.id))  # news of this phone's own notes (approved, hidden)
     # No connection-state recovery in Socket.IO: every (re)connect gets the whole picture.
     socketio.emit("state", live.phone_state(participant), to=request.sid, namespace=NS)
     _phones[request.sid] = rules.Voter(participant.id, cafe.id, participant.table_id)
@@ -51,8 +52,10 @@ def _answer(record, data):
     except rules.Invalid as error:
         return {"ok": False, "error": str(error)}
     live.touch(who.session_id)
-    if record == "record_notes" and changed:
-        live.table_changed(who.table_id, data["question_id"])
+    if record == "record_notes":
+        if changed:
+            live.table_changed(who.table_id, data["question_id"])
+        return {"ok": True, "id": item_id, "status": note_status(item_id)}
     return {"ok": True, "id": item_id}
 
 
@@ -74,17 +77,22 @@ def table(data):
     participant = _participant()
     if participant is None:
         return {"ok": False, "error": "Open the join link again to take part."}
-    table_id = data.get("table_id") if isinstance(data, dict) else "?"
+    # A missing table_id is malformed, not "no table": only an explicit null leaves the table.
+    table_id = data.get("table_id", "?") if isinstance(data, dict) else "?"
     try:
         table_id = choose_table(participant, table_id)
     except rules.Invalid as error:
         return {"ok": False, "error": str(error)}
-    # Every socket of this phone answers for the new table from now on.
-    for sid, who in list(_phones.items()):
-        if who.id == participant.id:
-            _phones[sid] = who._replace(table_id=table_id)
+    reseat(participant.id, table_id)
     live.touch(participant.session_id)
     return {"ok": True, "table_id": table_id}
+
+
+def reseat(participant_id, table_id):
+    """Every socket of this phone (in this process) answers for its new table from now on."""
+    for sid, who in list(_phones.items()):
+        if who.id == participant_id:
+            _phones[sid] = who._replace(table_id=table_id)
 
 
 @socketio.on("state", namespace=NS)

@@ -1,8 +1,11 @@
-from flask import Response, abort, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from sqlalchemy import select
 
-from .. import live, rules
+from .. import cafe as cafe_rules, live, rules
 from ..batch import writer
+from ..extensions import db
 from ..forms import JoinForm
+from ..models import Note
 from ..urls import join_url, qr_svg
 from . import bp
 
@@ -19,6 +22,16 @@ def remember_token(code, token):
     # A phone is only ever at a few events; keep the cookie small.
     session["p"] = dict(list(tokens.items())[-8:])
     session.permanent = True
+
+
+def no_table_chosen(code):
+    """Whether this browser said "I'm not at a table" in the session (so the phone does not ask again)."""
+    return code in (session.get("nt") or [])
+
+
+def remember_no_table(code, chosen):
+    codes = [c for c in (session.get("nt") or []) if isinstance(c, str) and c != code]
+    session["nt"] = (codes + [code])[-8:] if chosen else codes
 
 
 def participant_or_none(code):
@@ -50,14 +63,25 @@ def join(code):
         # An unvalidated field's errors is a tuple: assign a list, do not append (that was a 500).
         form.code.errors = ["There is no session with that code. Check it on the big screen and try again."]
         return render_template("participant/start.html", form=form), 404
-    if code != cafe.join_code:
-        return redirect(url_for(".join", code=cafe.join_code))
     participant = rules.join(cafe, remembered_token(cafe.join_code))
     remember_token(cafe.join_code, participant.token)
+    if "t" in request.args:
+        # The QR code on a table: seat the phone there, then show the clean link (safe to share or bookmark).
+        # A table of another session, or garbage, is ignored: the phone simply asks which table.
+        try:
+            table_id = cafe_rules.choose_table(participant, request.args["t"])
+        except rules.Invalid:
+            pass
+        else:
+            _seated(cafe, participant, table_id)
+        return redirect(url_for(".join", code=cafe.join_code))
+    if code != cafe.join_code:
+        return redirect(url_for(".join", code=cafe.join_code))
     return render_template(
         "participant/phone.html",
         cafe=cafe,
         state=live.phone_state(participant),
+        no_table=no_table_chosen(cafe.join_code),
         note_limit=current_app.config["CONSULT_NOTE_MAX_LENGTH"],
     )
 
@@ -82,9 +106,16 @@ def _answer(code, record):
     except rules.Invalid as error:
         return jsonify(ok=False, error=str(error)), 400
     live.touch(cafe.id)
-    if record == "record_notes" and changed:
-        live.table_changed(participant.table_id, payload["question_id"])
+    if record == "record_notes":
+        if changed:
+            live.table_changed(participant.table_id, payload["question_id"])
+        return jsonify(ok=True, id=item_id, status=note_status(item_id))
     return jsonify(ok=True, id=item_id)
+
+
+def note_status(note_id):
+    """visible, pending, held or hidden: the phone tells its owner whether the note shows yet."""
+    return db.session.scalar(select(Note.status).filter_by(id=note_id))
 
 
 @bp.route("/j/<code>/vote", methods=["POST"])
@@ -96,6 +127,49 @@ def vote(code):
 @bp.route("/j/<code>/note", methods=["POST"])
 def note(code):
     return _answer(code, "record_notes")
+
+
+@bp.route("/j/<code>/table", methods=["POST"])
+def table(code):
+    """Move to another table ({table_id}; null or "none": no table), as the socket's table event does.
+
+    JSON from the phone's script when its socket is down; a plain form post (the picker's buttons)
+    without script, answered with the phone page again.
+    """
+    wants_json = request.is_json
+    cafe, participant = participant_or_none(code)
+    if cafe is None:
+        if wants_json:
+            return jsonify(ok=False, error="There is no session with that code."), 404
+        abort(404, "There is no session with that code.")
+    if participant is None:
+        if wants_json:
+            return jsonify(ok=False, error="Open the join link again to take part."), 403
+        return redirect(url_for(".join", code=cafe.join_code))
+    data = request.get_json(silent=True) if wants_json else request.form
+    table_id = data.get("table_id", "?") if hasattr(data, "get") else "?"
+    if table_id in ("", "none"):
+        table_id = None
+    try:
+        table_id = cafe_rules.choose_table(participant, table_id)
+    except rules.Invalid as error:
+        if wants_json:
+            return jsonify(ok=False, error=str(error)), 400
+        flash(f"{error} Choose your table again.", "error")
+        return redirect(url_for(".join", code=cafe.join_code))
+    _seated(cafe, participant, table_id)
+    if wants_json:
+        return jsonify(ok=True, table_id=table_id)
+    flash(f"You are at {participant.table.name}." if table_id else "You are not at a table. You can choose one any time.")
+    return redirect(url_for(".join", code=cafe.join_code))
+
+
+def _seated(cafe, participant, table_id):
+    from .events import reseat
+
+    reseat(participant.id, table_id)  # this phone's open sockets answer for the new table too
+    remember_no_table(cafe.join_code, table_id is None)
+    live.touch(cafe.id)  # the control page counts who sits where
 
 
 @bp.route("/j/<code>/state.json")

@@ -13,6 +13,20 @@
   var shownId = null;
   var drafts = {};  // question id -> unsent note text
   var shownOpen = false;
+  // World Café: the table this phone answers for, and the round.
+  var seatKey = "consult:seat:" + code;        // a table choice the server has not confirmed yet
+  var noTableKey = "consult:notable:" + code;  // "I'm not at a table": do not ask again
+  var where = document.getElementById("where");
+  var roundNow = document.getElementById("round-now");
+  var tableBar = document.getElementById("table-bar");
+  var tableNow = document.getElementById("table-now");
+  var changeButton = document.getElementById("change-table");
+  var tableStatus = document.getElementById("table-status");
+  var picker = document.getElementById("picker");
+  var pickerList = document.getElementById("picker-list");
+  var pickerCancel = document.getElementById("picker-cancel");
+  var picking = false;
+  var pickingFirst = false;  // asking for the first time: no way back but a choice
 
   function newId() {
     var bytes = new Uint8Array(16);
@@ -44,12 +58,26 @@
     try { localStorage.setItem(pendingKey, JSON.stringify(list)); } catch (e) { /* private mode: memory only */ }
   }
   var pending = loadPending();
+  function loadSeat() {
+    try { return JSON.parse(localStorage.getItem(seatKey)); } catch (e) { return null; }
+  }
+  function saveSeat() {
+    try {
+      if (seat) localStorage.setItem(seatKey, JSON.stringify(seat)); else localStorage.removeItem(seatKey);
+      if (noTable) localStorage.setItem(noTableKey, "1"); else localStorage.removeItem(noTableKey);
+    } catch (e) { /* private mode: memory only */ }
+  }
+  var seat = loadSeat();
+  var noTable = app.dataset.noTable === "1";
+  try { noTable = noTable || localStorage.getItem(noTableKey) === "1"; } catch (e) { /* private mode */ }
+  if (state.table_id !== null && state.table_id !== undefined && !seat) noTable = false;  // seated by a table's QR code
 
   var socket = io("/phone", { auth: { code: code }, transports: ["websocket", "polling"] });
   socket.on("connect", function () {
     conn.textContent = "Connected";
     conn.className = "conn ok";
-    resend();
+    // A table chosen while offline goes first, so the answers queued after it record it.
+    if (seat) sendSeat(resend); else resend();
   });
   socket.on("disconnect", function () {
     conn.textContent = "Offline: reconnecting…";
@@ -63,6 +91,26 @@
   socket.on("state", function (s) {
     state = s;
     render(!s.question || s.question.id !== shownId);
+    renderWhere();
+  });
+  socket.on("round", function (data) {
+    var before = state.session.round || 0;
+    state.session.round = data.round;
+    renderWhere();
+    if (data.round > before) {
+      sayTable("Round " + data.round + " has started." +
+        (state.tables.length && data.round > 1 ? " If you moved to another table, tap “Change” to choose it." : ""), "");
+    }
+  });
+  socket.on("tables", function (tables) {
+    state.tables = tables || [];
+    renderWhere();
+  });
+  socket.on("note", function (n) {  // the facilitator approved, hid or corrected one of this phone's notes
+    (state.notes[n.question_id] || []).forEach(function (mine) {
+      if (mine.id === n.id) { mine.status = n.status; mine.text = n.text; }
+    });
+    renderMine(state.question);
   });
   socket.on("question", function (q) {
     var changed = !q || q.id !== shownId;
@@ -82,8 +130,15 @@
         state.answers[q] = { choices: item.data.choices || [], value: item.data.value, client_id: item.data.client_id };
         say("✓ Your answer counted. You can change it until the question closes.", "ok");
       } else {
-        (state.notes[q] = state.notes[q] || []).push({ id: result.id, text: item.data.text, client_id: item.data.client_id });
-        say("✓ Your note was posted. You can add another.", "ok");
+        var status = result.status || "visible";
+        var list = (state.notes[q] = state.notes[q] || []);
+        if (!list.some(function (n) { return n.id === result.id; })) {
+          list.push({ id: result.id, text: item.data.text, client_id: item.data.client_id, status: status });
+        }
+        if (status === "visible") say("✓ Your note was posted. You can add another.", "ok");
+        else if (status === "hidden") say("✓ Your note was received.", "ok");
+        // Pending approval, or held for a look: either way it waits for the facilitator.
+        else say("✓ Your note was received; it will show once the facilitator approves it.", "ok");
       }
     } else {
       say(result.error || "That was not saved.", "error");
@@ -237,11 +292,163 @@
     var notes = q && q.kind === "notes" ? (state.notes[q.id] || []) : [];
     var waiting = pending.filter(function (p) { return q && p.event === "note" && p.data.question_id === q.id; });
     list.textContent = "";
-    notes.forEach(function (n) { list.appendChild(el("li", {}, n.text)); });
+    notes.forEach(function (n) {
+      var status = NOTE_STATUS[n.status];
+      if (!status) { list.appendChild(el("li", {}, n.text)); return; }
+      var li = el("li", { className: "note-" + n.status });
+      li.appendChild(el("span", { className: "note-text" }, n.text));
+      li.appendChild(el("span", { className: "note-status" }, status));
+      list.appendChild(li);
+    });
     waiting.forEach(function (p) { list.appendChild(el("li", { className: "waiting" }, p.data.text + " (not sent yet)")); });
     box.hidden = !(notes.length || waiting.length);
   }
 
+  // What a participant's own note says under it; a visible note says nothing more.
+  var NOTE_STATUS = {
+    pending: "Waiting for approval by the facilitator",
+    held: "Waiting for approval by the facilitator",  // never say it matched a blocked word
+    hidden: "Hidden by the facilitator"
+  };
+
+  // -- World Café: which table, which round ---------------------------------------------
+  function tableById(id) {
+    for (var i = 0; i < state.tables.length; i++) if (state.tables[i].id === id) return state.tables[i];
+    return null;
+  }
+  function myTableId() { return seat ? seat.table_id : state.table_id; }
+  function sayTable(message, kind) {
+    tableStatus.textContent = message;
+    tableStatus.className = "feedback " + (kind || "");
+    tableStatus.setAttribute("role", kind === "error" ? "alert" : "status");
+  }
+  function renderWhere() {
+    var tables = state.tables || [];
+    var round = state.session.round || 0;
+    var mine = tableById(myTableId());
+    roundNow.hidden = !round;
+    roundNow.textContent = "Round " + round;
+    tableNow.textContent = "Table: " + (mine ? mine.name : "none");
+    if (!tables.length) {
+      if (picking) closePicker(false);
+      sayTable("");
+    } else if (picking) {
+      renderPicker();
+    } else if (!mine && !noTable) {
+      openPicker(true);  // not seated yet (or their table was removed): ask first
+    }
+    showWhere();
+  }
+  function showWhere() {
+    // While the phone asks for the first time, "Table: none · Change" would only repeat the question.
+    tableBar.hidden = !state.tables.length || (picking && pickingFirst);
+    where.hidden = tableBar.hidden && roundNow.hidden;
+  }
+  function renderPicker() {
+    var mine = myTableId();
+    pickerList.textContent = "";
+    state.tables.forEach(function (t) {
+      var button = el("button", { type: "submit", name: "table_id", value: String(t.id), className: "choice table-choice" }, t.name);
+      if (t.id === mine) {
+        button.setAttribute("aria-current", "true");  // read as "current"; the tick says it on screen
+        button.appendChild(el("span", { className: "here", "aria-hidden": "true" }, "✓ your table"));
+      }
+      pickerList.appendChild(button);
+    });
+    var none = el("button", { type: "submit", name: "table_id", value: "none", className: "choice no-table" }, "I'm not at a table");
+    if (noTable && !tableById(mine)) none.setAttribute("aria-current", "true");
+    pickerList.appendChild(none);
+  }
+  function openPicker(first) {
+    picking = true;
+    pickingFirst = !!first;
+    renderPicker();
+    picker.hidden = false;
+    pickerCancel.hidden = !!first;  // the first time, a table (or "not at a table") is the way on
+    app.classList.add("picking");
+    changeButton.setAttribute("aria-expanded", "true");
+    showWhere();
+    document.getElementById("picker-h").focus();
+  }
+  function closePicker(focus) {
+    var first = pickingFirst;
+    picking = pickingFirst = false;
+    picker.hidden = true;
+    app.classList.remove("picking");
+    changeButton.setAttribute("aria-expanded", "false");
+    showWhere();
+    if (!focus) return;
+    // First choice: on to the question. A change: back to the control that opened the picker.
+    var target = first ? document.getElementById("qtext") : changeButton;
+    if (target) target.focus();
+  }
+  function choose(tableId) {
+    noTable = tableId === null;
+    seat = { table_id: tableId };
+    saveSeat();
+    closePicker(true);
+    renderWhere();
+    sendSeat(null);
+  }
+  function seated(result, then) {
+    var wanted = seat;
+    seat = null;
+    if (result.ok) {
+      state.table_id = result.table_id;
+      var t = tableById(result.table_id);
+      sayTable(t ? "✓ You are at " + t.name + "." : "✓ You are not at a table. You can choose one any time.", "ok");
+    } else {
+      if (wanted && wanted.table_id === null) noTable = false;
+      sayTable((result.error || "Your table was not saved.") + " Choose your table again.", "error");
+    }
+    saveSeat();
+    renderWhere();
+    if (!result.ok && !picking) openPicker(false);
+    if (then) then();
+  }
+  function sendSeat(then) {
+    var data = { table_id: seat.table_id };
+    if (socket.connected) {
+      socket.timeout(10000).emit("table", data, function (err, result) {
+        if (err) {
+          sayTable("Not confirmed yet: your table will be sent again when the connection is back.", "error");
+          if (then) then();  // answers waiting on this phone matter more than their table
+          return;
+        }
+        seated(result, then);
+      });
+      return;
+    }
+    fetch(app.dataset.tableUrl, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": app.dataset.csrf },
+      body: JSON.stringify(data)
+    }).then(function (r) { return r.json(); }).then(function (result) { seated(result, then); }, function () {
+      sayTable("You are offline. Your table is kept on this phone and will be sent when you are back.", "error");
+    });
+  }
+  // The picker is a plain form (it works without script too); here one tap on a table sends it over the socket.
+  picker.addEventListener("submit", function (e) { e.preventDefault(); });
+  pickerList.addEventListener("click", function (e) {
+    var button = e.target.closest ? e.target.closest("button") : e.target;
+    if (!button || button.name !== "table_id") return;
+    e.preventDefault();
+    choose(button.value === "none" ? null : parseInt(button.value, 10));
+  });
+  changeButton.addEventListener("click", function () {
+    if (picking) { if (!pickingFirst) closePicker(true); return; }
+    openPicker(false);
+  });
+  pickerCancel.addEventListener("click", function () { closePicker(true); });
+  picker.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && !pickingFirst) closePicker(true);
+  });
+
+  // The page came with the picker open or closed as the server saw it; this phone may know better
+  // (it said "I'm not at a table", or a table choice is still on its way): decide afresh.
+  picker.hidden = true;
+  app.classList.remove("picking");
   shownId = -1;
   render(true);
+  renderWhere();
 })();

@@ -117,72 +117,76 @@ def docx(session):
 def xlsx(session):
     """A workbook: every vote and note, the results with native bar charts, the notes table, actions."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Font
 
     w = writeup(session)
-    book = Workbook()
+    book = Workbook(write_only=True)  # streams rows: a large café has tens of thousands
+    bold = Font(bold=True)
 
-    def put(sheet, row):
-        sheet.append(list(row))
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str):
-                # Participants' text stays text: "=..." must never become a live formula.
-                cell.data_type = "s"
+    def row(sheet, values, font=None, formats=None):
+        cells = []
+        for i, value in enumerate(values):
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # participants' text stays text: "=..." never becomes a formula
+            if font:
+                cell.font = font
+            if formats and i in formats:
+                cell.number_format = formats[i]
+            cells.append(cell)
+        sheet.append(cells)
 
-    raw = book.active
-    raw.title = "Raw data"
-    put(raw, RAW_COLUMNS)
-    for row in raw_rows(session):
-        put(raw, row)
-    for cell in raw[1]:
-        cell.font = Font(bold=True)
+    raw = book.create_sheet("Raw data")
+    row(raw, RAW_COLUMNS, bold)
+    for values in raw_rows(session):
+        row(raw, values)
 
     results = book.create_sheet("Results")
+    line = 0
     for q in w["questions"]:
         if q["kind"] == "notes":
             continue
-        start = results.max_row + (2 if results.max_row > 1 else 0)
-        results.cell(row=start, column=1, value=f"{q['number']}. {q['text']}").font = Font(bold=True)
-        results.cell(row=start, column=1).data_type = "s"
-        put(results, ["Answer", "Count", "Percent"])
-        first = results.max_row + 1
-        for b in q["results"]["bars"]:
-            put(results, [b["text"], b["count"], b["percent"] / 100])
-            results.cell(row=results.max_row, column=3).number_format = "0.0%"
-        last = results.max_row
-        if last >= first:
-            chart = BarChart()
-            chart.type = "bar"
-            chart.title = f"Question {q['number']}"
-            chart.legend = None
-            chart.add_data(Reference(results, min_col=2, min_row=first - 1, max_row=last), titles_from_data=True)
-            chart.set_categories(Reference(results, min_col=1, min_row=first, max_row=last))
-            chart.height, chart.width = 2 + 0.8 * (last - first + 1), 14
-            results.add_chart(chart, f"E{start}")
-            for _ in range(max(0, int(chart.height * 2) - (last - start))):
-                results.append([])
+        bars = q["results"]["bars"]
+        row(results, [f"{q['number']}. {q['text']}"], bold)
+        row(results, ["Answer", "Count", "Percent"], bold)
+        first = line + 3
+        for b in bars:
+            row(results, [b["text"], b["count"], b["percent"] / 100], formats={2: "0.0%"})
+        last = first + len(bars) - 1
+        chart = BarChart()
+        chart.type = "bar"
+        chart.title = f"Question {q['number']}"
+        chart.legend = None
+        chart.add_data(Reference(results, min_col=2, min_row=first - 1, max_row=last), titles_from_data=True)
+        chart.set_categories(Reference(results, min_col=1, min_row=first, max_row=last))
+        chart.height, chart.width = 2 + 0.8 * len(bars), 14
+        results.add_chart(chart, f"E{line + 1}")
+        # Leave room for the chart before the next question's table.
+        spare = max(1, int(chart.height * 2) - len(bars) - 1)
+        for _ in range(spare):
+            results.append([])
+        line += 2 + len(bars) + spare
 
     notes = book.create_sheet("Notes")
-    put(notes, ["Question", "Table", "Round", "Feedback (group)", "Highlight", "Merged"])
+    row(notes, ["Question", "Table", "Round", "Feedback (group)", "Highlight", "Merged"], bold)
     for q in w["questions"]:
-        for row in q.get("rows", []):
-            for f in row["feedback"]:
+        for r in q.get("rows", []):
+            highlighted = {id(n) for n in r["highlights"]}
+            for f in r["feedback"]:
                 for n in f["notes"]:
-                    put(notes, [f"{q['number']}. {q['text']}", row["table"], f["round"] or "", n["text"],
-                                "yes" if n in row["highlights"] else "", n["merged"] or ""])
-            for s in row["summaries"]:
-                put(notes, [f"{q['number']}. {q['text']}", row["table"], s["round"] or "", s["text"], "host summary", ""])
+                    row(notes, [f"{q['number']}. {q['text']}", r["table"], f["round"] or "", n["text"],
+                                "yes" if id(n) in highlighted else "", n["merged"] or ""])
+            for s in r["summaries"]:
+                row(notes, [f"{q['number']}. {q['text']}", r["table"], s["round"] or "", s["text"], "host summary", ""])
 
     if w["actions"]:
         actions = book.create_sheet("Actions")
         codes = [p["code"] for p in w["priorities"]]
-        put(actions, ["Theme", "Sub-theme", "Action", "No", "Suggested lead", *codes, "Outcome measure"])
+        row(actions, ["Theme", "Sub-theme", "Action", "No", "Suggested lead", *codes, "Outcome measure"], bold)
         for a in w["actions"]:
-            put(actions, [a["theme"], a["sub_theme"], a["text"], a["number"], a["lead"], *a["links"], a["outcome"]])
-    for sheet in book.worksheets:
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
+            row(actions, [a["theme"], a["sub_theme"], a["text"], a["number"], a["lead"], *a["links"], a["outcome"]])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -9,6 +9,7 @@ and new host links, that gives the same write-up.
 from datetime import date, datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import (
@@ -41,9 +42,13 @@ def export(session):
     options = {o.id: (questions[q.id], j) for q in session.questions for j, o in enumerate(q.options)}
     people = {p.id: i for i, p in enumerate(sorted(session.participants, key=lambda p: p.id))}
     qids = list(questions)
-    notes = db.session.scalars(select(Note).where(Note.question_id.in_(qids)).order_by(Note.id)).all()
+    notes = db.session.scalars(
+        select(Note).where(Note.question_id.in_(qids)).options(selectinload(Note.edits)).order_by(Note.id)
+    ).all()
     note_ref = {n.id: i for i, n in enumerate(notes)}
-    votes = db.session.scalars(select(Vote).where(Vote.question_id.in_(qids)).order_by(Vote.id)).all()
+    votes = db.session.scalars(
+        select(Vote).where(Vote.question_id.in_(qids)).options(selectinload(Vote.choices)).order_by(Vote.id)
+    ).all()
     priorities = {p.id: i for i, p in enumerate(session.priorities)}
     return {
         "format": FORMAT,
