@@ -19,7 +19,15 @@ KINDS = {
     "yesno": "Yes / no",
     "scale": "Rating scale",
     "notes": "Open notes",
+    "trajectory": "Trajectory grid",
 }
+# The Systems Change Trajectory's time horizons, editable per question.
+HORIZONS = [
+    ("Exploring", "~ 12 months"),
+    ("Emerging", "~ 6 - 24 months"),
+    ("Sustaining", "ongoing"),
+    ("Systems change", "ongoing"),
+]
 
 
 def utcnow():
@@ -129,6 +137,12 @@ class Question(db.Model):
     max_length: Mapped[int] = mapped_column(default=280)
     is_open: Mapped[bool] = mapped_column(default=False)
     revealed: Mapped[bool] = mapped_column(default=True)
+    # Dot-voting on an open-notes question: each participant gets `dots` dots to place on notes.
+    dots: Mapped[int] = mapped_column(default=0)
+    dots_open: Mapped[bool] = mapped_column(default=False)
+    # A picture for people who read pictures more easily than words; alt text is required.
+    image: Mapped[str | None] = mapped_column(String(120))
+    image_alt: Mapped[str] = mapped_column(String(300), default="")
 
     session: Mapped[CafeSession] = relationship(back_populates="questions", foreign_keys=[session_id])
     options: Mapped[list["Option"]] = relationship(
@@ -139,6 +153,12 @@ class Question(db.Model):
     )
     notes: Mapped[list["Note"]] = relationship(
         back_populates="question", order_by="Note.id", cascade="all, delete-orphan", passive_deletes=True
+    )
+    rows: Mapped[list["TrajectoryRow"]] = relationship(
+        order_by="TrajectoryRow.position", cascade="all, delete-orphan", passive_deletes=True
+    )
+    horizons: Mapped[list["Horizon"]] = relationship(
+        order_by="Horizon.position", cascade="all, delete-orphan", passive_deletes=True
     )
 
     @property
@@ -151,6 +171,8 @@ class Option(db.Model):
     question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(default=0)
     text: Mapped[str] = mapped_column(String(200))
+    image: Mapped[str | None] = mapped_column(String(120))
+    image_alt: Mapped[str] = mapped_column(String(300), default="")
 
     question: Mapped[Question] = relationship(back_populates="options")
 
@@ -221,6 +243,9 @@ class Note(db.Model):
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("note.id", ondelete="SET NULL", name="fk_note_merged_into")
     )
+    # On a trajectory question: the grid cell (row, horizon) the milestone was posted in.
+    row_id: Mapped[int | None] = mapped_column(ForeignKey("trajectory_row.id", ondelete="SET NULL", name="fk_note_row"))
+    horizon_id: Mapped[int | None] = mapped_column(ForeignKey("horizon.id", ondelete="SET NULL", name="fk_note_horizon"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None]
 
@@ -228,6 +253,38 @@ class Note(db.Model):
     edits: Mapped[list["NoteEdit"]] = relationship(
         order_by="NoteEdit.id", cascade="all, delete-orphan", passive_deletes=True
     )
+
+
+class TrajectoryRow(db.Model):
+    """A row of a trajectory grid: a question or theme."""
+
+    __tablename__ = "trajectory_row"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    text: Mapped[str] = mapped_column(String(500))
+
+
+class Horizon(db.Model):
+    """A column of a trajectory grid: a time horizon such as "Emerging, ~ 6 - 24 months"."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    name: Mapped[str] = mapped_column(String(80))
+    hint: Mapped[str] = mapped_column(String(80), default="")
+
+
+class Dot(db.Model):
+    """One dot a participant placed on a note while prioritising; dots may stack on a note."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"), index=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("note.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class NoteEdit(db.Model):
