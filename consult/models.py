@@ -73,6 +73,8 @@ class CafeSession(db.Model):
     moderation: Mapped[str] = mapped_column(String(4), default="post")
     # One word or phrase a line; a note containing one is held for review.
     blocked_words: Mapped[str] = mapped_column(Text, default="")
+    # The secret in the read-only link to the write-up; None: not shared (or revoked).
+    share_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     current_question_id: Mapped[int | None] = mapped_column(
         ForeignKey("question.id", ondelete="SET NULL", use_alter=True, name="fk_session_current_question")
     )

@@ -1,9 +1,13 @@
 """Downloads of a session's write-up, for its facilitator."""
 import json
 
-from flask import Response, abort, render_template
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
+from sqlalchemy import select
 
+from .. import framework, rules
+from ..extensions import db
+from ..models import CafeSession
 from ..facilitator.routes import own_session
 from . import bp, documents
 from .build import writeup
@@ -48,7 +52,111 @@ def download(session_id, fmt):
     session = own_session(session_id)
     if fmt not in FORMATS:
         abort(404, "consult writes HTML, PDF, Word, Markdown, CSV, Excel and JSON.")
+    return _file(session, fmt)
+
+
+def _file(session, fmt):
     body = render(session, fmt)
     disposition = "inline" if fmt == "html" else "attachment"
     return Response(body, mimetype=FORMATS[fmt],
                     headers={"Content-Disposition": f'{disposition}; filename="{filename(session, fmt)}"'})
+
+
+# -- the action framework --------------------------------------------------------
+
+@bp.route("/sessions/<int:session_id>/actions", methods=["GET", "POST"])
+@login_required
+def actions(session_id):
+    session = own_session(session_id)
+    if request.method == "POST":
+        what = request.form.get("what")
+        try:
+            if what == "priorities":
+                framework.set_priorities(session, framework.parse_priorities(request.form.get("priorities")))
+                flash("Priorities saved.")
+            elif what == "add":
+                framework.save_action(session, None, request.form)
+                flash("Action added.")
+            elif what == "edit":
+                framework.save_action(session, framework.action_in(session, request.form.get("action_id")), request.form)
+                flash("Action saved.")
+            elif what == "delete":
+                framework.delete_action(session, framework.action_in(session, request.form.get("action_id")))
+                flash("Action deleted.")
+            elif what in ("up", "down"):
+                action = framework.action_in(session, request.form.get("action_id"))
+                framework.move_action(session, action, -1 if what == "up" else 1)
+            elif what == "from-note":
+                action = framework.action_from_note(session, request.form.get("note_id"))
+                flash(f"Action {action.number} made from the highlight: add its lead, priorities and measure.")
+                return redirect(url_for(".actions", session_id=session.id) + f"#a{action.id}")
+            elif what == "import":
+                upload = request.files.get("file")
+                if upload is None or not upload.filename:
+                    raise rules.Invalid("Choose a CSV file to import.")
+                try:
+                    text = upload.read(2_000_000).decode("utf-8-sig")
+                except UnicodeDecodeError:
+                    raise rules.Invalid("The file is not UTF-8 text: save it from your spreadsheet as “CSV UTF-8”.") from None
+                flash(f"Imported {framework.import_actions_csv(session, text)} actions.")
+            else:
+                abort(400, "Unknown action.")
+        except rules.Invalid as error:
+            flash(str(error), "error")
+        return redirect(url_for(".actions", session_id=session.id))
+    return render_template("writeup/actions.html", session=session, highlights=framework.highlights(session),
+                           made={a.note_id for a in session.actions if a.note_id})
+
+
+@bp.route("/sessions/<int:session_id>/actions.csv")
+@login_required
+def actions_csv(session_id):
+    session = own_session(session_id)
+    return Response(framework.actions_csv(session), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename(session, "csv").replace("-data", "-actions")}"'})
+
+
+# -- read-only links to the write-up ------------------------------------------------
+
+@bp.route("/sessions/<int:session_id>/share", methods=["POST"])
+@login_required
+def share(session_id):
+    session = own_session(session_id)
+    if request.form.get("what") == "revoke":
+        framework.unshare(session)
+        flash("The read-only link no longer works.")
+    else:
+        replaced = session.share_token is not None
+        framework.share(session)
+        flash("A new read-only link is made; the old one no longer works." if replaced else "Read-only link made.")
+    return redirect(url_for("facilitator.detail", session_id=session.id) + "#write-up")
+
+
+def _shared(token):
+    session = db.session.scalar(select(CafeSession).filter_by(share_token=token)) if 16 <= len(token) <= 64 else None
+    if session is None:
+        abort(404, "This link to a write-up is not valid: it may have been withdrawn.")
+    return session
+
+
+def _private(response):
+    # The link is the secret: keep it out of caches, search engines and other sites' logs.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@bp.route("/shared/<token>")
+def shared(token):
+    session = _shared(token)
+    html = render_template("writeup/report.html", w=writeup(session), shared=token, formats=FORMATS)
+    return _private(Response(html, mimetype=FORMATS["html"]))
+
+
+@bp.route("/shared/<token>/write-up.<fmt>")
+def shared_download(token, fmt):
+    session = _shared(token)
+    if fmt not in FORMATS:
+        abort(404, "consult writes HTML, PDF, Word, Markdown, CSV, Excel and JSON.")
+    return _private(_file(session, fmt))
