@@ -250,10 +250,24 @@ def test_pdf_word_and_excel_read_back(app, full):
     assert book.sheetnames[:3] == ["Raw data", "Results", "Notes"] and "Actions" in book.sheetnames
     raw = list(book["Raw data"].iter_rows(values_only=True))
     assert raw[0][0] == "kind" and len(raw) == 1 + 5 + 7
-    formula = next(r for r in raw if r[-1] == n["formula"] and r[0] == "note")
+    at = raw[0].index("id")
+    formula = next(r for r in raw if r[at] == n["formula"] and r[0] == "note")
     assert formula[3] == '=HYPERLINK("x")'
     cell = next(c for row in book["Raw data"].iter_rows() for c in row if c.value == '=HYPERLINK("x")')
     assert cell.data_type == "s"  # text, never a formula
     assert book["Results"]._charts, "a native bar chart per vote question"
     notes = list(book["Notes"].iter_rows(values_only=True))
     assert any(r[1] == "Elm" and r[3] == "ગુજરાતી ભાષા · żółć 🙂" and r[2] == 2 for r in notes)
+
+
+def test_pdf_download_is_printed_in_a_child_process(app, client, full, monkeypatch):
+    """The web route prints PDFs in another process, so a long layout never stalls live phones."""
+    import subprocess as real
+
+    session, _ = full
+    calls = []
+    run = real.run
+    monkeypatch.setattr(real, "run", lambda *a, **k: calls.append(a[0]) or run(*a, **k))
+    r = client.get(f"/sessions/{session.id}/write-up.pdf")
+    assert r.status_code == 200 and r.data.startswith(b"%PDF") and r.mimetype == "application/pdf"
+    assert calls and "export" in calls[0] and "pdf" in calls[0]

@@ -1,7 +1,11 @@
 """Downloads of a session's write-up, for its facilitator."""
 import json
+import os
+import subprocess
+import sys
+import tempfile
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
 
@@ -55,8 +59,27 @@ def download(session_id, fmt):
     return _file(session, fmt)
 
 
+def _pdf_in_child(session):
+    """Print the PDF in a child process: laying out a large café takes WeasyPrint many seconds,
+    and in the server process that would stall every phone's live connection meanwhile."""
+    app = current_app._get_current_object()
+    env = {**os.environ, "CONSULT_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+           "CONSULT_INSTANCE_PATH": app.instance_path, "CONSULT_ASYNC_MODE": "threading"}
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "write-up.pdf")
+        done = subprocess.run(
+            [sys.executable, "-m", "consult.entry", "export", session.join_code, "--format", "pdf", "--output", path],
+            env=env, capture_output=True, timeout=600,
+        )
+        if done.returncode != 0:
+            app.logger.error("PDF write-up failed: %s", done.stderr.decode(errors="replace")[-2000:])
+            abort(500)
+        with open(path, "rb") as f:
+            return f.read()
+
+
 def _file(session, fmt):
-    body = render(session, fmt)
+    body = _pdf_in_child(session) if fmt == "pdf" else render(session, fmt)
     disposition = "inline" if fmt == "html" else "attachment"
     return Response(body, mimetype=FORMATS[fmt],
                     headers={"Content-Disposition": f'{disposition}; filename="{filename(session, fmt)}"'})
