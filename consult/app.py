@@ -55,12 +55,14 @@ def create_app(overrides=None):
     from .host import bp as host_bp
     from .writeup import bp as writeup_bp
     from .participant import bp as participant_bp
+    from .pictures import bp as pictures_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(facilitator_bp)
     app.register_blueprint(host_bp)
     app.register_blueprint(writeup_bp)
     app.register_blueprint(participant_bp)
+    app.register_blueprint(pictures_bp)
 
     from .cli import register
 
@@ -69,7 +71,8 @@ def create_app(overrides=None):
     from flask_wtf.csrf import CSRFError
 
     app.register_error_handler(CSRFError, _csrf_error)
-    for code, title in ((400, "Bad request"), (403, "Not yours"), (404, "Not found"), (405, "Not allowed")):
+    for code, title in ((400, "Bad request"), (403, "Not yours"), (404, "Not found"), (405, "Not allowed"),
+                        (413, "Too large")):
         app.register_error_handler(code, _error_page(code, title))
     return app
 

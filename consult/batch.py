@@ -15,6 +15,18 @@ from .extensions import db, socketio
 MAX_BATCH = 250
 
 
+RECORDS = ("record_votes", "record_notes", "record_dots")
+
+
+def _recorder(record):
+    """The bulk write function named record: rules.record_votes, rules.record_notes or dots.record_dots."""
+    if record == "record_dots":
+        from .dots import record_dots
+
+        return record_dots
+    return getattr(rules, record)
+
+
 class _Item:
     __slots__ = ("record", "who", "payload", "done", "result", "error")
 
@@ -33,7 +45,7 @@ class GroupCommit:
     def submit(self, record, who, payload):
         """rules.<record>([(who, payload)]) committed; returns (id, changed) or raises its error.
 
-        record is "record_votes" or "record_notes".
+        record is "record_votes", "record_notes" or "record_dots" (dots.record_dots).
         """
         item = _Item(record, who, payload)
         with self._lock:
@@ -65,10 +77,10 @@ class GroupCommit:
 
     def _commit(self, batch):
         try:
-            for record in ("record_votes", "record_notes"):
+            for record in RECORDS:
                 mine = [item for item in batch if item.record == record]
                 if mine:
-                    results = getattr(rules, record)([(item.who, item.payload) for item in mine])
+                    results = _recorder(record)([(item.who, item.payload) for item in mine])
                     for item, result in zip(mine, results):
                         if isinstance(result, rules.Invalid):
                             item.error = result
@@ -82,7 +94,7 @@ class GroupCommit:
             for item in batch:
                 item.result = item.error = None
                 try:
-                    item.result = rules.commit_one(getattr(rules, item.record), item.who, item.payload)
+                    item.result = rules.commit_one(_recorder(item.record), item.who, item.payload)
                 except Exception as error:
                     db.session.rollback()
                     item.error = error

@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from .extensions import db
 from .models import CafeTable, HostSummary, Note, NoteEdit, Participant, Question, Vote, new_host_token, utcnow
-from .rules import MALFORMED, Invalid, as_id
+from .rules import MALFORMED, NOTE_KINDS, Invalid, as_id, grid_cell
 
 MAX_TABLES = 60
 HOST = "host"
@@ -143,8 +143,9 @@ def host_note(table, payload):
         raise Invalid(MALFORMED)
     question_id = as_id(payload.get("question_id"))
     question = db.session.get(Question, question_id) if question_id else None
-    if question is None or question.session_id != table.session_id or question.kind != "notes":
+    if question is None or question.session_id != table.session_id or question.kind not in NOTE_KINDS:
         raise Invalid("That question was not found.")
+    row_id, horizon_id = grid_cell(question, payload) if question.kind == "trajectory" else (None, None)
     text = _text(question, payload.get("text"))
     seen = db.session.scalar(select(Note).filter_by(client_id=client_id))
     if seen is not None:
@@ -152,7 +153,7 @@ def host_note(table, payload):
             raise Invalid(MALFORMED)
         return seen.id, False
     note = Note(question_id=question.id, table_id=table.id, round=table.session.current_round, author=HOST,
-                client_id=client_id, text=text, status="visible")
+                client_id=client_id, text=text, status="visible", row_id=row_id, horizon_id=horizon_id)
     db.session.add(note)
     db.session.commit()
     return note.id, True
@@ -180,6 +181,19 @@ def moderate(note, action, by):
     if note.status != status:
         _log(note, action, by)
         note.status = status
+        note.updated_at = utcnow()
+        db.session.commit()
+    return note
+
+
+def move_note(note, row_id, horizon_id, by):
+    """Move a milestone to another cell (row, horizon) of its trajectory grid; the move is logged."""
+    if note.question.kind != "trajectory":
+        raise Invalid("Only milestones on a trajectory grid can be moved.")
+    row_id, horizon_id = grid_cell(note.question, {"row_id": row_id, "horizon_id": horizon_id})
+    if (note.row_id, note.horizon_id) != (row_id, horizon_id):
+        _log(note, "move", by)
+        note.row_id, note.horizon_id = row_id, horizon_id
         note.updated_at = utcnow()
         db.session.commit()
     return note
@@ -256,6 +270,7 @@ def note_data(note):
         "id": note.id, "text": note.text, "question_id": note.question_id, "table_id": note.table_id,
         "round": note.round, "author": note.author, "status": note.status, "highlight": note.highlight,
         "merged_into": note.merged_into_id, "at": note.created_at.isoformat() + "Z",
+        "row_id": note.row_id, "horizon_id": note.horizon_id,  # a trajectory milestone's cell
         # Edited means its text changed; hiding, restoring and merging are logged too, but are not edits.
         "edited": any(e.action == "edit" for e in note.edits),
     }

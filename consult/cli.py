@@ -80,10 +80,37 @@ def create_facilitator(email, password):
     click.echo(f"{verb} facilitator {email}.")
 
 
+DEMO_TABLES = 4
+DEMO_ROUNDS = 3
+# The five questions as themes: the rows of the demo's trajectory grid.
+DEMO_THEMES = [
+    "Vision and success",
+    "Meaningful employment",
+    "Local people in the economy",
+    "Diversity and inclusion",
+    "VCSE enterprise and social investment",
+]
+# The "vital few" priorities the action framework links actions to.
+DEMO_PRIORITIES = [
+    ("VF1", "Vision & Leadership"),
+    ("VF2", "Employment & Skills"),
+    ("VF3", "Enterprise & Economy"),
+    ("VF4", "Diversity & Inclusion"),
+    ("VF5", "Social Investment"),
+]
+DEMO_TRAJECTORY = ("Where is the strategy heading? Add a milestone for a theme under the time horizon "
+                   "you expect it.")
+
+
 def make_demo():
-    """The demo café, made once and reused; returns the session."""
-    from . import rules
-    from .models import CafeSession, Facilitator
+    """The demo café, made once and reused; returns the session.
+
+    A World Café: 4 tables, 3 rounds (round 1 started), the five vital questions as open notes,
+    a yes/no and a scale question, a trajectory grid of the five themes against the four usual
+    horizons, and the priorities VF1-VF5 for the action framework.
+    """
+    from . import cafe as cafe_rules, rules, starters
+    from .models import CafeSession, Facilitator, Priority
 
     user = db.session.scalar(select(Facilitator).filter_by(email=DEMO_EMAIL))
     if user is None:
@@ -98,11 +125,13 @@ def make_demo():
         owner_id=user.id,
         title=DEMO_TITLE,
         venue="Leicester",
-        description="Five vital questions for the Local Access Leicester strategy, discussed at tables.",
+        description=f"Five vital questions for the Local Access Leicester strategy, discussed at {DEMO_TABLES} "
+                    f"tables over {DEMO_ROUNDS} rounds; table hosts highlight the key points.",
         join_code=rules.unique_join_code(),
     )
     db.session.add(cafe)
     db.session.commit()
+    cafe_rules.set_tables(cafe, [f"Table {n}" for n in range(1, DEMO_TABLES + 1)])
     for text in DEMO_QUESTIONS:
         rules.save_question(cafe, None, {"kind": "notes", "text": text, "max_length": 280})
     rules.save_question(
@@ -113,6 +142,10 @@ def make_demo():
         {"kind": "scale", "text": "How confident are you that this strategy will make a difference?",
          "scale_min": 1, "scale_max": 5, "min_label": "Not at all", "max_label": "Very"},
     )
+    starters.add_trajectory(cafe, DEMO_TRAJECTORY, DEMO_THEMES)
+    cafe.priorities.extend(Priority(code=code, name=name, position=i) for i, (code, name) in enumerate(DEMO_PRIORITIES))
+    db.session.commit()
+    cafe_rules.start_round(cafe)
     first = cafe.questions[0]
     rules.control(cafe, "open", first.id)
     return cafe
@@ -124,12 +157,23 @@ def _print_demo(cafe):
     host = current_app.config["CONSULT_HOST"]
     port = current_app.config["CONSULT_PORT"]
     shown = lan_address() if host in ("0.0.0.0", "::") else host
-    base = current_app.config["CONSULT_PUBLIC_URL"] or f"http://{shown or '127.0.0.1'}:{port}"
+    base = (current_app.config["CONSULT_PUBLIC_URL"] or f"http://{shown or '127.0.0.1'}:{port}").rstrip("/")
+    join = f"{base}/j/{cafe.join_code}"
     click.echo(f"Demo café: {cafe.title}")
     click.echo(f"  Facilitator login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
-    click.echo(f"  Sign in at:        {base.rstrip('/')}/auth/login")
+    click.echo(f"  Sign in at:        {base}/auth/login")
     click.echo(f"  Join code:         {cafe.join_code}")
-    click.echo(f"  Join URL:          {base.rstrip('/')}/j/{cafe.join_code}")
+    click.echo(f"  Join URL:          {join}")
+    if cafe.current_round:
+        click.echo(f"  Round {cafe.current_round} has started ({DEMO_ROUNDS} planned); "
+                   "start the next on the Run live page.")
+    if cafe.tables:
+        click.echo("  Tables: the join link seats a phone at the table (it is on the printed table card);")
+        click.echo("  the host link is for that table's host only.")
+        width = max(len(t.name) for t in cafe.tables)
+        for t in cafe.tables:
+            click.echo(f"    {t.name:<{width}}  join: {join}?t={t.id}")
+            click.echo(f"    {'':<{width}}  host: {base}/host/{t.host_token}")
 
 
 @click.command("demo")

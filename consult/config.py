@@ -57,6 +57,8 @@ def load(app, overrides=None):
     cfg.setdefault("PERMANENT_SESSION_LIFETIME", 60 * 60 * 24 * 30)
     # CSRF tokens must outlive a long café on the facilitator's open pages.
     cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    # The largest request: a question form with its picture and one for each of 12 options, 2 MB each.
+    cfg.setdefault("MAX_CONTENT_LENGTH", 30 * 1024 * 1024)
 
 
 def _stored_secret(folder):

@@ -1,5 +1,6 @@
 """WTForms forms for every page that takes input."""
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -12,7 +13,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
 
 from .models import KINDS
 
@@ -44,9 +45,25 @@ class SessionForm(FlaskForm):
     description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
 
 
+class NewSessionForm(SessionForm):
+    """A new session, with where it starts from: blank, a template (starters.py) or an earlier session."""
+
+    start = RadioField("Start from", default="blank", validate_choice=True)
+    source = SelectField("Your earlier session", coerce=lambda v: int(v) if str(v).isdigit() else None,
+                         validate_choice=False)
+
+    def validate_source(self, field):
+        if self.start.data == "copy" and field.data not in {value for value, _ in field.choices}:
+            raise ValidationError("Choose one of your earlier sessions to copy.")
+
+
 class QuestionForm(FlaskForm):
     kind = SelectField("Type", choices=[SelectChoice(value, label) for value, label in KINDS.items()])
     text = TextAreaField("Question", validators=[DataRequired(), Length(max=500)])
+    # A picture for the question (pictures.py checks the file); the options' pictures are rows of their own.
+    image_file = FileField("Picture file", render_kw={"accept": "image/png,image/jpeg,image/webp,image/gif"})
+    image_alt = StringField("Describe the picture (alt text)", validators=[Optional(), Length(max=300)])
+    remove_image = BooleanField("Remove the picture")
     options = TextAreaField(
         "Options, one per line (2 to 12)", validators=[Optional(), Length(max=5000)]
     )
@@ -58,6 +75,13 @@ class QuestionForm(FlaskForm):
     max_label = StringField("Label for the highest", validators=[Optional(), Length(max=60)])
     max_length = IntegerField(
         "Longest note, in characters", default=280, validators=[Optional(), NumberRange(1, 2000)]
+    )
+    rows = TextAreaField(
+        "Rows: one question or theme per line", validators=[Optional(), Length(max=10000)], render_kw={"rows": 5}
+    )
+    horizons = TextAreaField(
+        "Time horizons (columns): one per line, as “Name | hint”", validators=[Optional(), Length(max=2000)],
+        render_kw={"rows": 5},
     )
 
 

@@ -4,14 +4,16 @@ Votes do not fan out to phones. Each vote marks its session dirty; a background
 task flushes dirty sessions a few times a second to the control page and the
 projector, so a burst of votes becomes a few messages rather than one per vote.
 """
+import json
 import time
 
 from flask import current_app
 from sqlalchemy import func, select
 
-from . import shared
+from . import dots, shared
 from .extensions import db, socketio
 from .models import CafeSession, Note, Participant, Vote
+from .pictures import picture_data
 from .results import hidden, results
 
 PHONE_NS = "/phone"
@@ -55,9 +57,10 @@ def question_data(question):
     if question is None:
         return None
     data = {"id": question.id, "kind": question.kind, "text": question.text, "is_open": question.is_open}
+    data.update(picture_data(question))  # "image" (its URL) and "image_alt", when it has a picture
     if question.kind in ("choice", "yesno"):
         data["multiple"] = question.multiple
-        data["options"] = [{"id": o.id, "text": o.text} for o in question.options]
+        data["options"] = [{"id": o.id, "text": o.text, **picture_data(o)} for o in question.options]
     elif question.kind == "scale":
         data.update(
             scale_min=question.scale_min, scale_max=question.scale_max,
@@ -65,7 +68,19 @@ def question_data(question):
         )
     else:
         data["max_length"] = question.max_length
+        if question.kind == "trajectory":
+            data["rows"] = [{"id": r.id, "text": r.text} for r in question.rows]
+            data["horizons"] = [{"id": h.id, "name": h.name, "hint": h.hint} for h in question.horizons]
+    if question.kind == "notes":  # dot-voting: dots each (0: never opened) and whether it is open now
+        data.update(dots=question.dots, dots_open=question.dots_open)
     return data
+
+
+def cell(note):
+    """A trajectory milestone's grid cell, for its author's phone; nothing for a plain note."""
+    if note.horizon_id is None:
+        return {}
+    return {"row_id": note.row_id, "horizon_id": note.horizon_id}
 
 
 def phone_state(participant):
@@ -81,7 +96,7 @@ def phone_state(participant):
     notes = {}
     for note in db.session.scalars(select(Note).filter_by(participant_id=participant.id).order_by(Note.id)):
         notes.setdefault(note.question_id, []).append(
-            {"id": note.id, "text": note.text, "client_id": note.client_id, "status": note.status}
+            {"id": note.id, "text": note.text, "client_id": note.client_id, "status": note.status, **cell(note)}
         )
     return {
         "session": {"title": session.title, "code": session.join_code, "round": session.current_round},
@@ -90,6 +105,9 @@ def phone_state(participant):
         "table_id": participant.table_id,
         "answers": answers,
         "notes": notes,
+        # Dot-voting: the notes to put dots on (while it is open on the current question), and this phone's dots.
+        "dots": dot_list(session.current_question, participant.id),
+        "my_dots": dots.all_mine(participant.id),
     }
 
 
@@ -114,7 +132,8 @@ def screen_state(session, view):
         from .cafe import review_queue, seated
 
         state["questions"] = [
-            {"id": q.id, "is_open": q.is_open, "revealed": q.revealed, "current": q is current}
+            {"id": q.id, "is_open": q.is_open, "revealed": q.revealed, "current": q is current,
+             "kind": q.kind, "dots": q.dots, "dots_open": q.dots_open}
             for q in session.questions
         ]
         state["seated"] = seated(session)
@@ -129,14 +148,15 @@ HIDDEN_SHOWN = 200
 
 def hidden_notes(question):
     """The hidden notes of a notes question, newest first, for the control page to restore."""
-    if question is None or question.kind != "notes":
+    if question is None or question.kind not in ("notes", "trajectory"):
         return []
     rows = db.session.execute(
-        select(Note.id, Note.text, Note.table_id, Note.round, Note.author)
+        select(Note.id, Note.text, Note.table_id, Note.round, Note.author, Note.row_id, Note.horizon_id)
         .filter_by(question_id=question.id, status="hidden").order_by(Note.id.desc()).limit(HIDDEN_SHOWN)
     ).all()
-    return [{"id": i, "text": t, "question_id": question.id, "table_id": tid, "round": r, "author": a, "status": "hidden"}
-            for i, t, tid, r, a in rows]
+    return [{"id": i, "text": t, "question_id": question.id, "table_id": tid, "round": r, "author": a, "status": "hidden",
+             "row_id": row, "horizon_id": hz}
+            for i, t, tid, r, a, row, hz in rows]
 
 
 def touch(session_id):
@@ -183,6 +203,7 @@ def flush_session(session_id):
         return
     for view in ("control", "projector"):
         socketio.emit("state", screen_state(session, view), to=screen_room(session_id, view), namespace=FACILITATOR_NS)
+    push_dots(session)
 
 
 def table_changed(table_id, question_id):
@@ -194,14 +215,56 @@ def table_changed(table_id, question_id):
 def note_changed(note):
     """A note was approved, hidden, restored or corrected: its author's phone shows it now ("note")."""
     if note.participant_id is not None:
-        socketio.emit("note", {"id": note.id, "question_id": note.question_id, "text": note.text, "status": note.status},
+        socketio.emit("note", {"id": note.id, "question_id": note.question_id, "text": note.text, "status": note.status,
+                               **cell(note)},
                       to=participant_room(note.participant_id), namespace=PHONE_NS)
 
 
 def announce(session):
     """The facilitator changed what is shown: tell every phone and screen now."""
+    push_dots(session)  # first: a phone shown a question with dot-voting open has its notes to hand
     socketio.emit("question", question_data(session.current_question), to=phones_room(session.id), namespace=PHONE_NS)
     touch(session.id)
+
+
+# -- dot-voting ---------------------------------------------------------------------
+
+_dot_lists = {}  # session id -> the dot list its phones were sent last (as JSON), so a list goes once
+
+
+def dot_list(question, participant_id=None):
+    """The notes phones put dots on, while dot-voting is open on question (else None).
+
+    For one participant's phone, with how many dots they have left ("left").
+    """
+    if question is None or question.kind != "notes" or not question.dots_open:
+        return None
+    data = dots.phone_list(question)
+    if participant_id is not None:
+        data["left"] = dots.left_for(participant_id, question)
+    return data
+
+
+def push_dots(session, force=False):
+    """Send phones the dot list ("dots") when it changed: dot-voting opened, or a note came, went or merged.
+
+    Phones never hear of other people's dots, so placing one sends them nothing.
+    """
+    data = dot_list(session.current_question)
+    sig = json.dumps(data, sort_keys=True)
+    if data is None or (not force and _dot_lists.get(session.id) == sig):
+        _dot_lists[session.id] = sig
+        return
+    _dot_lists[session.id] = sig
+    socketio.emit("dots", data, to=phones_room(session.id), namespace=PHONE_NS)
+
+
+def announce_dots(session, question):
+    """Dot-voting opened or closed on question: phones hear it ("dots", then "question"), screens too."""
+    if not question.dots_open:
+        socketio.emit("dots", dots.phone_list(question), to=phones_room(session.id), namespace=PHONE_NS)
+    push_dots(session, force=True)
+    announce(session)
 
 
 def announce_round(session):

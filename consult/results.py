@@ -1,8 +1,9 @@
 """Result aggregation for the projector, the control page and the write-up."""
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from .extensions import db
-from .models import Note, Vote, VoteChoice
+from .models import Dot, Note, Vote, VoteChoice
 
 NOTES_SHOWN = 200
 
@@ -24,17 +25,23 @@ def results(question, round_=None):
     """
     if question.kind == "notes":
         total = db.session.scalar(shown(select(func.count(Note.id)).filter_by(question_id=question.id), round_))
-        rows = db.session.execute(
-            shown(select(Note.id, Note.text, Note.table_id, Note.highlight).filter_by(question_id=question.id), round_)
-            .order_by(Note.id.desc()).limit(NOTES_SHOWN)
-        ).all()
+        query = select(Note.id, Note.text, Note.table_id, Note.highlight).where(Note.question_id == question.id)
+        if question.dots:  # dot-voting was opened: each note with its dots
+            per_note = _dots_per_note(question.id)
+            query = query.add_columns(func.coalesce(per_note.c.dots, 0)).outerjoin(per_note, per_note.c.note_id == Note.id)
+        rows = db.session.execute(shown(query, round_).order_by(Note.id.desc()).limit(NOTES_SHOWN)).all()
         return {
             "question_id": question.id,
             "kind": "notes",
             "total": total,
             "round": round_,
-            "notes": [{"id": i, "text": t, "table_id": tid, "highlight": h} for i, t, tid, h in reversed(rows)],
+            "notes": [{"id": r[0], "text": r[1], "table_id": r[2], "highlight": r[3], "dots": r[4] if len(r) > 4 else 0}
+                      for r in reversed(rows)],
+            "dots": dot_ranking(question, round_) if question.dots else None,
         }
+
+    if question.kind == "trajectory":
+        return trajectory(question, round_)
 
     votes = select(Vote.id).filter_by(question_id=question.id)
     if round_:
@@ -72,6 +79,86 @@ def results(question, round_=None):
     return {"question_id": question.id, "kind": question.kind, "total": voters, "round": round_, "bars": bars, "mean": mean}
 
 
+def trajectory(question, round_=None):
+    """A trajectory grid: its rows against its horizons, the milestones in each cell.
+
+    rows: [{id, text, cells: [{horizon_id, count, notes}] in horizon order}]. Visible, unmerged
+    milestones only (of one round when asked); the newest NOTES_SHOWN of them are listed, oldest
+    first in each cell, and each cell counts all of its own.
+    """
+    counts = dict(((r, h), n) for r, h, n in db.session.execute(
+        shown(select(Note.row_id, Note.horizon_id, func.count(Note.id)).where(Note.question_id == question.id), round_)
+        .group_by(Note.row_id, Note.horizon_id)
+    ).all())
+    listed = db.session.execute(
+        shown(select(Note.id, Note.text, Note.table_id, Note.highlight, Note.row_id, Note.horizon_id)
+              .where(Note.question_id == question.id), round_)
+        .order_by(Note.id.desc()).limit(NOTES_SHOWN)
+    ).all()
+    cells = {}
+    for i, t, tid, h, row_id, horizon_id in reversed(listed):
+        cells.setdefault((row_id, horizon_id), []).append({"id": i, "text": t, "table_id": tid, "highlight": h})
+    horizons = [{"id": h.id, "name": h.name, "hint": h.hint} for h in question.horizons]
+    rows = [
+        {"id": r.id, "text": r.text,
+         "cells": [{"horizon_id": h["id"], "count": counts.get((r.id, h["id"]), 0), "notes": cells.get((r.id, h["id"]), [])}
+                   for h in horizons]}
+        for r in question.rows
+    ]
+    return {
+        "question_id": question.id,
+        "kind": "trajectory",
+        "total": sum(counts.values()),
+        "round": round_,
+        "horizons": horizons,
+        "rows": rows,
+    }
+
+
 def hidden(result):
     """What the projector may show before the facilitator reveals: how many answered."""
-    return {"question_id": result["question_id"], "kind": result["kind"], "total": result["total"], "hidden": True}
+    out = {"question_id": result["question_id"], "kind": result["kind"], "total": result["total"], "hidden": True}
+    if result.get("dots"):  # dot-voting: how many dots, not where they are
+        out["dots_placed"] = result["dots"]["placed"]
+    return out
+
+
+# -- dot-voting (consult/dots.py has the rules) ------------------------------------------
+
+def _dots_per_note(question_id):
+    """A subquery (note_id, dots): the dots of each note, a dot on a merged note counting for the note it joined."""
+    target = func.coalesce(Note.merged_into_id, Note.id)
+    return (
+        select(target.label("note_id"), func.count(Dot.id).label("dots"))
+        .select_from(Dot).join(Note, Note.id == Dot.note_id)
+        .where(Dot.question_id == question_id).group_by(target)
+    ).subquery()
+
+
+def dot_ranking(question, round_=None, limit=NOTES_SHOWN):
+    """The shown notes of a question ranked by their dots, most first (ties: the older note first).
+
+    {open, per_person, placed, voters, ranked: [{id, text, table_id, highlight, dots, rank}]}: placed
+    counts the dots that count (on shown notes), voters the people who placed them; rank is shared
+    by notes with as many dots (1, 2, 2, 4).
+    """
+    per_note = _dots_per_note(question.id)
+    dots = func.coalesce(per_note.c.dots, 0)
+    rows = db.session.execute(
+        shown(select(Note.id, Note.text, Note.table_id, Note.highlight, dots)
+              .outerjoin(per_note, per_note.c.note_id == Note.id).where(Note.question_id == question.id), round_)
+        .order_by(dots.desc(), Note.id).limit(limit)
+    ).all()
+    source = aliased(Note)
+    placed, voters = db.session.execute(
+        shown(select(func.count(Dot.id), func.count(func.distinct(Dot.participant_id))).select_from(Dot)
+              .join(source, source.id == Dot.note_id)
+              .join(Note, Note.id == func.coalesce(source.merged_into_id, source.id))
+              .where(Dot.question_id == question.id), round_)
+    ).one()
+    ranked, rank, before = [], 0, None
+    for n, (i, text, table_id, highlight, count) in enumerate(rows, 1):
+        if count != before:
+            rank, before = n, count
+        ranked.append({"id": i, "text": text, "table_id": table_id, "highlight": highlight, "dots": count, "rank": rank})
+    return {"open": question.dots_open, "per_person": question.dots, "placed": placed, "voters": voters, "ranked": ranked}

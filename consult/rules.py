@@ -13,11 +13,14 @@ from .extensions import db
 from .models import (
     CODE_ALPHABET,
     CODE_LENGTH,
+    HORIZONS,
     CafeSession,
+    Horizon,
     Note,
     Option,
     Participant,
     Question,
+    TrajectoryRow,
     Vote,
     VoteChoice,
     new_join_code,
@@ -180,6 +183,8 @@ class _Checked(NamedTuple):
     text: str | None
     round: int
     status: str = "visible"
+    row_id: int | None = None      # a trajectory milestone's grid cell
+    horizon_id: int | None = None
 
 
 def _check_vote(i, who, payload, questions):
@@ -194,8 +199,9 @@ def _check_note(i, who, payload, questions):
     payload = _payload(payload)
     client_id = _client_id(payload)
     question = _question_for(who, payload.get("question_id"), questions)
-    if question.kind != "notes":
+    if question.kind not in NOTE_KINDS:
         raise Invalid("This question takes votes, not notes.")
+    row_id, horizon_id = grid_cell(question, payload) if question.kind == "trajectory" else (None, None)
     text = payload.get("text")
     if not isinstance(text, str) or not text.strip():
         raise Invalid("Write a note before sending.")
@@ -206,7 +212,30 @@ def _check_note(i, who, payload, questions):
             "Shorten it and send again: nothing was lost."
         )
     session = question.session
-    return _Checked(i, who, client_id, question.id, [], None, text, session.current_round, note_status(session, text))
+    return _Checked(i, who, client_id, question.id, [], None, text, session.current_round, note_status(session, text),
+                    row_id, horizon_id)
+
+
+# Questions that take notes: open notes, and the milestones of a trajectory grid.
+NOTE_KINDS = ("notes", "trajectory")
+
+
+def grid_cell(question, payload):
+    """The (row id, horizon id) a milestone on a trajectory question goes in, or Invalid.
+
+    A grid with one row needs no row_id: the milestone goes in that row.
+    """
+    rows = {r.id for r in question.rows}
+    horizons = {h.id for h in question.horizons}
+    row_id, horizon_id = payload.get("row_id"), payload.get("horizon_id")
+    if row_id is None and len(rows) == 1:
+        row_id = next(iter(rows))
+    if row_id is None or horizon_id is None:
+        raise Invalid("Choose where your milestone goes on the grid before sending.")
+    row_id, horizon_id = as_id(row_id), as_id(horizon_id)
+    if row_id not in rows or horizon_id not in horizons:
+        raise Invalid("That place on the grid was not found: choose it again.")
+    return row_id, horizon_id
 
 
 def _rounds(checked, key):
@@ -313,7 +342,7 @@ def record_notes(items):
                 insert(Note).returning(Note.client_id, Note.id),
                 [{"question_id": c.question_id, "participant_id": c.who.id, "client_id": c.client_id,
                   "text": c.text, "created_at": now, "table_id": c.who.table_id, "round": c.round,
-                  "status": c.status} for c in fresh],
+                  "status": c.status, "row_id": c.row_id, "horizon_id": c.horizon_id} for c in fresh],
             ).all()
             ids = dict(made)
             for c in fresh:
@@ -360,6 +389,7 @@ def control(session, action, question_id):
         raise Invalid("That question was not found.")
     if action == "open":
         question.is_open = True
+        question.dots_open = False  # taking notes again ends dot-voting (consult/dots.py); the dots are kept
         session.current_question = question
     elif action == "close":
         question.is_open = False
@@ -422,7 +452,7 @@ def _save_question(session, question, data):
         question.scale_min, question.scale_max = lo, hi
         question.min_label = (data.get("min_label") or "").strip()
         question.max_label = (data.get("max_label") or "").strip()
-    if kind == "notes":
+    if kind in NOTE_KINDS:
         limit = data.get("max_length") or 280
         if not 1 <= limit <= 2000:
             raise Invalid("A note limit must be between 1 and 2000 characters.")
@@ -437,6 +467,10 @@ def _save_question(session, question, data):
     else:
         texts = []
     _set_options(question, texts)
+    if kind == "trajectory":
+        _set_grid(question, grid_rows(data.get("rows")), grid_horizons(data.get("horizons")))
+    elif question.rows or question.horizons:
+        _set_grid(question, [], [])  # no longer a grid (it has no answers, or its type could not change)
     db.session.commit()
     return question
 
@@ -470,6 +504,91 @@ def _set_options(question, texts):
     question.options.sort(key=lambda o: o.position)
 
 
+# -- trajectory grids ------------------------------------------------------
+
+MAX_ROWS = 12
+MAX_HORIZONS = 8
+
+
+def horizons_text(horizons=HORIZONS):
+    """Horizons as the form shows them: one "Name | hint" a line."""
+    return "\n".join(f"{name} | {hint}" if hint else name for name, hint in horizons)
+
+
+def grid_rows(raw):
+    """A trajectory grid's rows from a form: one question or theme a line."""
+    rows = [line.strip() for line in (raw or "").splitlines() if line.strip()]
+    if not 1 <= len(rows) <= MAX_ROWS:
+        raise Invalid(f"A trajectory grid needs 1 to {MAX_ROWS} rows: one question or theme per line.")
+    if any(len(r) > 500 for r in rows):
+        raise Invalid("A row is up to 500 characters.")
+    if len({r.lower() for r in rows}) != len(rows):
+        raise Invalid("Two rows of the grid have the same text.")
+    return rows
+
+
+def grid_horizons(raw):
+    """A trajectory grid's time horizons from a form: one "Name | hint" a line -> [(name, hint)]."""
+    horizons = []
+    for line in (raw or "").splitlines():
+        if not line.strip():
+            continue
+        name, _, hint = line.partition("|")
+        name, hint = name.strip(), hint.strip()
+        if not name:
+            raise Invalid("Each time horizon needs a name before its “|”.")
+        if len(name) > 80 or len(hint) > 80:
+            raise Invalid("A time horizon's name and hint are up to 80 characters each.")
+        horizons.append((name, hint))
+    if not 2 <= len(horizons) <= MAX_HORIZONS:
+        raise Invalid(f"A trajectory grid needs 2 to {MAX_HORIZONS} time horizons, one per line as “Name | hint”.")
+    if len({n.lower() for n, _ in horizons}) != len(horizons):
+        raise Invalid("Two time horizons have the same name.")
+    return horizons
+
+
+def _match(existing, keys, key):
+    """Pair each new key with an existing item: same text first, then the rest in order (as _set_options)."""
+    matched, free = [None] * len(keys), list(existing)
+    for i, k in enumerate(keys):
+        same = next((item for item in free if key(item).strip().lower() == k.lower()), None)
+        if same is not None:
+            matched[i] = same
+            free.remove(same)
+    for i in range(len(keys)):
+        if matched[i] is None and free:
+            matched[i] = free.pop(0)
+    return matched, free
+
+
+def _set_grid(question, rows, horizons):
+    """Rows and horizons keep their ids (so milestones stay in their cells); one with milestones stays."""
+    matched_rows, gone_rows = _match(question.rows, rows, key=lambda r: r.text)
+    matched_horizons, gone_horizons = _match(question.horizons, [n for n, _ in horizons], key=lambda h: h.name)
+    for row in gone_rows:
+        if row.id and db.session.scalar(select(func.count(Note.id)).filter_by(row_id=row.id)):
+            raise Invalid(f"The row “{row.text}” has milestones, so it cannot be removed.")
+        question.rows.remove(row)
+    for horizon in gone_horizons:
+        if horizon.id and db.session.scalar(select(func.count(Note.id)).filter_by(horizon_id=horizon.id)):
+            raise Invalid(f"The time horizon “{horizon.name}” has milestones, so it cannot be removed.")
+        question.horizons.remove(horizon)
+    for i, text in enumerate(rows):
+        row = matched_rows[i]
+        if row is None:
+            row = TrajectoryRow(text=text)
+            question.rows.append(row)
+        row.text, row.position = text, i
+    for i, (name, hint) in enumerate(horizons):
+        horizon = matched_horizons[i]
+        if horizon is None:
+            horizon = Horizon(name=name)
+            question.horizons.append(horizon)
+        horizon.name, horizon.hint, horizon.position = name, hint, i
+    question.rows.sort(key=lambda r: r.position)
+    question.horizons.sort(key=lambda h: h.position)
+
+
 def move_question(question, step):
     questions = list(question.session.questions)
     i = questions.index(question)
@@ -482,7 +601,10 @@ def move_question(question, step):
 
 
 def duplicate_session(session):
-    """A copy of session with its questions and options, none of its answers."""
+    """A copy of session: its questions (options, pictures, grids and every setting), tables,
+    moderation and priorities; none of its answers (starters.copy_setup, as "start from" uses)."""
+    from .starters import copy_setup
+
     copy = CafeSession(
         owner_id=session.owner_id,
         title=f"{session.title} (copy)"[:200],
@@ -491,14 +613,7 @@ def duplicate_session(session):
         description=session.description,
         join_code=unique_join_code(),
     )
-    for q in session.questions:
-        nq = Question(
-            kind=q.kind, text=q.text, position=q.position, multiple=q.multiple,
-            allow_unsure=q.allow_unsure, scale_min=q.scale_min, scale_max=q.scale_max,
-            min_label=q.min_label, max_label=q.max_label, max_length=q.max_length,
-        )
-        nq.options = [Option(text=o.text, position=o.position) for o in q.options]
-        copy.questions.append(nq)
     db.session.add(copy)
+    copy_setup(session, copy)
     db.session.commit()
     return copy

@@ -12,6 +12,20 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The demo café made plain (see LiveServer.demo): no tables, no round started.
+PLAIN_DEMO = """
+import sys
+from consult import cafe, create_app
+from consult.extensions import db
+from consult.models import CafeSession
+app = create_app()
+with app.app_context():
+    session = db.session.query(CafeSession).filter_by(join_code=sys.argv[1]).one()
+    cafe.set_tables(session, [])
+    session.current_round = 0
+    db.session.commit()
+"""
+
 
 def free_port():
     with socket.socket() as s:
@@ -79,10 +93,21 @@ class LiveServer:
         self.stop(hard=hard)
         return self.start()
 
-    def demo(self):
-        """Set up the demo café; returns its join code."""
+    def demo(self, plain=True):
+        """Set up the demo café; returns its join code (and keeps what `consult demo` printed in .demo_output).
+
+        plain: without its tables and with no round started, as the demo café was before it became
+        a World Café: phones then go straight to the question, and tests start round 1 themselves.
+        """
         out = self.cli("demo")
-        return re.search(r"Join code:\s+(\w+)", out).group(1)
+        self.demo_output = out
+        code = re.search(r"Join code:\s+(\w+)", out).group(1)
+        if plain:
+            env = {k: v for k, v in self.env.items() if k != "CONSULT_ASYNC_MODE"}
+            done = subprocess.run([sys.executable, "-c", PLAIN_DEMO, code], env=env, cwd=ROOT,
+                                  capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+        return code
 
     def login(self, email="demo@example.org", password="consult-demo"):
         """A requests.Session signed in as a facilitator (the login form carries a CSRF token)."""

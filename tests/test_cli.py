@@ -49,22 +49,47 @@ def test_create_facilitator_from_stdin(tmp_path, monkeypatch):
 
 
 def test_demo_is_ready_to_run_and_made_once(tmp_path, monkeypatch):
+    from consult.cli import DEMO_QUESTIONS
+    from consult.models import HORIZONS
+
     app = fresh_app(tmp_path, monkeypatch)
     runner = app.test_cli_runner()
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
     code = re.search(r"Join code:\s+(\w{6})", first.output).group(1)
-    assert f"/j/{code}" in first.output and "demo@example.org" in first.output
+    assert f"/j/{code}" in first.output and "demo@example.org" in first.output and "consult-demo" in first.output
     second = runner.invoke(args=["demo"])
+    assert second.exit_code == 0, second.output
     assert re.search(r"Join code:\s+(\w{6})", second.output).group(1) == code
     with app.app_context():
         cafe = db.session.scalar(select(CafeSession))
         kinds = [q.kind for q in cafe.questions]
-        assert kinds == ["notes"] * 5 + ["yesno", "scale"]
+        assert kinds == ["notes"] * 5 + ["yesno", "scale", "trajectory"]
+        assert [q.text for q in cafe.questions[:5]] == DEMO_QUESTIONS
         assert cafe.questions[0].text.startswith("Our vision is for a healthy, safe, confident")
         assert "Leicester is a diverse city" in cafe.questions[3].text
         assert cafe.current_question is cafe.questions[0] and cafe.questions[0].is_open
+        # World Café: 4 tables, round 1 of 3 started.
+        assert [t.name for t in cafe.tables] == ["Table 1", "Table 2", "Table 3", "Table 4"]
+        assert cafe.current_round == 1
+        # The trajectory: the five questions as themes (rows) against the four usual horizons.
+        grid = cafe.questions[7]
+        assert len(grid.rows) == 5 and all(0 < len(r.text) <= 40 for r in grid.rows)
+        assert [(h.name, h.hint) for h in grid.horizons] == HORIZONS
+        assert [(p.code, p.name) for p in cafe.priorities] == [
+            ("VF1", "Vision & Leadership"), ("VF2", "Employment & Skills"), ("VF3", "Enterprise & Economy"),
+            ("VF4", "Diversity & Inclusion"), ("VF5", "Social Investment")]
         assert db.session.query(CafeSession).count() == 1
+        # Each table's join link (it seats the phone there) and host link are printed, both times.
+        for output in (first.output, second.output):
+            for t in cafe.tables:
+                assert f"/j/{code}?t={t.id}" in output and f"/host/{t.host_token}" in output
+    # The printed links work: the table link seats a phone; the host link opens the host's view.
+    client = app.test_client()
+    table_link = re.search(rf"join: \S*(/j/{code}\?t=\d+)", first.output).group(1)
+    assert client.get(table_link).status_code == 302
+    host_link = re.search(r"host: \S*(/host/\S+)", first.output).group(1)
+    assert client.get(host_link).status_code == 200
 
 
 def test_secret_key_is_made_once_and_kept(tmp_path, monkeypatch):

@@ -168,7 +168,7 @@ def test_live_event_survives_a_hard_restart(server, peers):
     control, projector = screen("control"), screen("projector")
     first = control.wait_for("state")
     questions = [q["id"] for q in first["questions"]]
-    assert len(questions) == 7
+    assert len(questions) == 8  # five open notes, yes/no, scale, and a trajectory grid
     notes_q, other_notes_q, yesno_q, scale_q = questions[0], questions[1], questions[5], questions[6]
     assert first["current"]["id"] == notes_q and first["current"]["kind"] == "notes"
     projector.wait_for("state", lambda s: s["session_id"] == session_id)

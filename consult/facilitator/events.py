@@ -6,7 +6,7 @@ from flask_socketio import ConnectionRefusedError, join_room
 from .. import live, rules
 from ..extensions import db, socketio
 from ..models import CafeSession
-from .routes import change_round, moderate_note
+from .routes import change_dots, change_round, moderate_note
 
 NS = live.FACILITATOR_NS
 _screens = {}  # sid -> (session id, view)
@@ -92,6 +92,19 @@ def moderate(data):
     except rules.Invalid as error:
         return {"ok": False, "error": str(error)}
     return {"ok": True}
+
+
+@socketio.on("dots", namespace=NS)
+def dots(data):
+    """{question_id, action: open|close, dots: N} from the control page: dot-voting on a notes question."""
+    session, refused = _control_session(data)
+    if refused:
+        return refused
+    try:
+        question = change_dots(session, data.get("question_id"), data.get("action"), data.get("dots"))
+    except rules.Invalid as error:
+        return {"ok": False, "error": str(error)}
+    return {"ok": True, "open": question.dots_open, "dots": question.dots}
 
 
 @socketio.on("*", namespace=NS)

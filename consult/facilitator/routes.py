@@ -3,9 +3,9 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
-from .. import cafe, live, rules
+from .. import cafe, live, pictures, rules, starters
 from ..extensions import db
-from ..forms import ModerationForm, QuestionForm, SessionForm, TablesForm
+from ..forms import ModerationForm, NewSessionForm, QuestionForm, SessionForm, TablesForm
 from ..host import events as host_events
 from ..models import KINDS, CafeSession, Participant, Question
 from ..participant import events as phone_events
@@ -59,15 +59,36 @@ def index():
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
-    form = SessionForm()
+    earlier = starters.earlier_sessions(current_user.id)
+    form = NewSessionForm()
+    form.start.choices = [(starters.BLANK, "A blank session")] + [
+        (key, t["label"]) for key, t in starters.TEMPLATES.items()]
+    if earlier:
+        form.start.choices.append((starters.COPY, "A copy of an earlier session"))
+    form.source.choices = [(s.id, s.title + (f", {s.date.strftime('%-d %B %Y')}" if s.date else "")) for s in earlier]
     if form.validate_on_submit():
         session = CafeSession(owner_id=current_user.id, join_code=rules.unique_join_code())
-        form.populate_obj(session)
+        for name in ("title", "date", "venue", "description"):
+            getattr(form, name).populate_obj(session, name)
         db.session.add(session)
-        db.session.commit()
-        flash("Session created. Add its questions.")
-        return redirect(url_for(".detail", session_id=session.id))
-    return render_template("facilitator/session_form.html", form=form, session=None)
+        choice = form.start.data
+        source = next((s for s in earlier if s.id == form.source.data), None) if choice == starters.COPY else None
+        try:
+            starters.start(session, choice, source)
+        except rules.Invalid as error:
+            form.source.errors = [str(error)]
+        else:
+            if choice in starters.TEMPLATES:
+                flash(f"Session created from “{starters.TEMPLATES[choice]['label']}”. "
+                      "Edit the words in [square brackets] to fit your event.")
+            elif choice == starters.COPY:
+                flash(f"Session created from “{source.title}”: "
+                      "its questions, tables and settings, none of its answers.")
+            else:
+                flash("Session created. Add its questions.")
+            return redirect(url_for(".detail", session_id=session.id))
+    return render_template("facilitator/session_form.html", form=form, session=None,
+                           templates=starters.TEMPLATES, earlier=earlier)
 
 
 @bp.route("/<int:session_id>")
@@ -113,8 +134,10 @@ def duplicate(session_id):
 def delete(session_id):
     session = own_session(session_id)
     title = session.title
+    names = pictures.names_of(session.questions)
     db.session.delete(session)
     db.session.commit()
+    pictures.discard_all(names)
     flash(f"Deleted “{title}” and all its answers.")
     return redirect(url_for(".index"))
 
@@ -129,19 +152,40 @@ def question(session_id, question_id=None):
     if request.method == "GET":
         choice = question is not None and question.kind == "choice"
         form.options.data = "\n".join(o.text for o in question.options) if choice else ""
+        form.rows.data, form.horizons.data = grid_defaults(session, question)
     if request.method == "GET" and question is None and request.args.get("kind") in KINDS:
         form.kind.data = request.args["kind"]
     if form.validate_on_submit():
-        try:
-            saved = rules.save_question(session, question, form.data)
-        except rules.Invalid as error:
-            flash(str(error), "error")
+        # Pictures are checked first, and stored only once the question itself is saved.
+        planned = pictures.plan_form(question, form, request)
+        if planned is None:
+            flash("Nothing was saved: a picture needs attention (see below). "
+                  "Choose any new picture file again.", "error")
         else:
-            if saved is session.current_question:
-                live.announce(session)
-            flash("Question saved.")
-            return redirect(url_for(".detail", session_id=session.id) + f"#q{saved.id}")
-    return render_template("facilitator/question_form.html", form=form, session=session, question=question)
+            try:
+                saved = rules.save_question(session, question, form.data)
+            except rules.Invalid as error:
+                flash(str(error), "error")
+            else:
+                pictures.apply_form(saved, planned)
+                if saved is session.current_question:
+                    live.announce(session)
+                flash("Question saved.")
+                return redirect(url_for(".detail", session_id=session.id) + f"#q{saved.id}")
+    elif request.method == "POST":
+        form.option_picture_errors = {}
+    return render_template("facilitator/question_form.html", form=form, session=session, question=question,
+                           option_pictures=pictures.form_rows(question, form, request), picture_types=pictures.ACCEPT)
+
+
+def grid_defaults(session, question):
+    """A trajectory grid's rows and horizons as the form shows them: the question's own, or, for a
+    new one, the session's open-notes questions as rows and the four usual horizons."""
+    if question is not None and question.kind == "trajectory":
+        return ("\n".join(r.text for r in question.rows),
+                rules.horizons_text([(h.name, h.hint) for h in question.horizons]))
+    rows = "\n".join(" ".join(q.text.split()) for q in session.questions if q.kind == "notes")
+    return rows, rules.horizons_text()
 
 
 @bp.route("/<int:session_id>/questions/<int:question_id>/delete", methods=["POST"])
@@ -150,8 +194,10 @@ def delete_question(session_id, question_id):
     session = own_session(session_id)
     question = own_question(session, question_id)
     was_current = question is session.current_question
+    names = pictures.names_of([question])
     db.session.delete(question)
     db.session.commit()
+    pictures.discard_all(names)
     for n, q in enumerate(session.questions):
         q.position = n
     db.session.commit()
@@ -357,3 +403,33 @@ def moderate(session_id):
     else:
         flash(DONE.get(action, "Done."))
     return redirect(url_for(".control", session_id=session.id) + "#review-h")
+
+
+# -- dot-voting -------------------------------------------------------------------------
+
+def change_dots(session, question_id, action, count):
+    """Open (count dots each) or close dot-voting on a notes question; pushes it to phones and screens."""
+    from .. import dots
+
+    question = dots.set_dots(session, question_id, action, count)
+    live.announce_dots(session, question)
+    return question
+
+
+@bp.route("/<int:session_id>/dots", methods=["POST"])
+@login_required
+def dots_(session_id):
+    """The control page's dot-voting form without JavaScript: {question_id, action: open|close, dots}."""
+    session = own_session(session_id)
+    try:
+        question = change_dots(session, request.form.get("question_id"), request.form.get("action"),
+                               request.form.get("dots"))
+    except rules.Invalid as error:
+        flash(str(error), "error")
+    else:
+        if question.dots_open:
+            flash(f"Dot-voting is open: everyone has {question.dots} dot{'' if question.dots == 1 else 's'} "
+                  "to place on the notes.")
+        else:
+            flash("Dot-voting is closed. The ranking stays on the projector and goes into the write-up.")
+    return redirect(url_for(".control", session_id=session.id))

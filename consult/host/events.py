@@ -140,6 +140,16 @@ def highlight(table, data):
     return {"ok": True, "note": cafe.note_data(note)}
 
 
+@host_event("move")
+def move(table, data):
+    """{note_id, row_id, horizon_id}: move a milestone to another cell of its trajectory grid."""
+    note = _note(table, data.get("note_id"))
+    cafe.move_note(note, data.get("row_id"), data.get("horizon_id"), by=_by(table))
+    _changed(table, note.question_id)
+    live.note_changed(note)  # its author's phone shows it in the new cell
+    return {"ok": True, "note": cafe.note_data(note)}
+
+
 @host_event("merge")
 def merge(table, data):
     """{target_id, source_ids: [note ids]}: show the sources as part of the target; all are kept."""

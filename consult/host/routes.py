@@ -5,7 +5,7 @@ from sqlalchemy import select
 from .. import cafe
 from ..extensions import db
 from ..models import HostSummary, Question
-from ..rules import Invalid, as_id
+from ..rules import NOTE_KINDS, Invalid, as_id
 from ..urls import base_url, qr_svg
 from . import bp
 
@@ -26,22 +26,23 @@ def host_url(table):
 
 
 def notes_questions(session):
-    return [q for q in session.questions if q.kind == "notes"]
+    """The questions a host keeps notes on: open notes and trajectory grids."""
+    return [q for q in session.questions if q.kind in NOTE_KINDS]
 
 
 def default_question(session):
     """The question shown first: the one on screen if it takes notes, else the first that does."""
     current = session.current_question
-    if current is not None and current.kind == "notes":
+    if current is not None and current.kind in NOTE_KINDS:
         return current
     return next(iter(notes_questions(session)), None)
 
 
 def question_for(table, question_id):
-    """An open-notes question of the table's session, or Invalid."""
+    """An open-notes (or trajectory) question of the table's session, or Invalid."""
     question_id = as_id(question_id)
     question = db.session.get(Question, question_id) if question_id else None
-    if question is None or question.session_id != table.session_id or question.kind != "notes":
+    if question is None or question.session_id != table.session_id or question.kind not in NOTE_KINDS:
         raise Invalid("That question was not found.")
     return question
 
@@ -70,7 +71,16 @@ def table_view(table, question, round_):
         "current_round": table.session.current_round,
         "notes": notes,
         "summary": summary or "",
+        **grid(question),  # a trajectory grid's rows and horizons as they are now
     }
+
+
+def grid(question):
+    """A trajectory question's rows and horizons, for the host to group and move milestones by."""
+    if question.kind != "trajectory":
+        return {}
+    return {"rows": [{"id": r.id, "text": r.text} for r in question.rows],
+            "horizons": [{"id": h.id, "name": h.name, "hint": h.hint} for h in question.horizons]}
 
 
 def _private(response):
@@ -90,7 +100,8 @@ def table(token):
         "session": {"title": session.title},
         "table": {"id": table.id, "name": table.name},
         "questions": [
-            {"id": q.id, "number": numbers[q.id], "text": q.text, "max_length": q.max_length, "is_open": q.is_open}
+            {"id": q.id, "number": numbers[q.id], "text": q.text, "max_length": q.max_length, "is_open": q.is_open,
+             "kind": q.kind, **grid(q)}
             for q in notes_questions(session)
         ],
         "question_id": question.id if question else None,

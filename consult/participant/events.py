@@ -7,7 +7,7 @@ from ..cafe import choose_table
 from ..batch import writer
 from ..extensions import db, socketio
 from ..models import Participant
-from .routes import note_status, participant_or_none
+from .routes import add_dot, note_status, participant_or_none, take_back_dot
 
 NS = live.PHONE_NS
 _phones = {}  # sid -> rules.Voter: who answers on this socket, at which table
@@ -69,6 +69,27 @@ def vote(data):
 def note(data):
     """{question_id, client_id, text}."""
     return _answer("record_notes", data)
+
+
+@socketio.on("dot", namespace=NS)
+def dot(data):
+    """{question_id, note_id, client_id}: place a dot; a retry with the same client_id places nothing.
+
+    The ack: {ok, id, placed, mine: [this phone's dots on the question]} or {ok: false, error, mine}.
+    """
+    who = _phones.get(request.sid)
+    if who is None:
+        return {"ok": False, "error": "Open the join link again to take part."}
+    return add_dot(who, data)
+
+
+@socketio.on("undot", namespace=NS)
+def undot(data):
+    """{question_id, dot_id} takes that dot back (again: nothing changes); {question_id, note_id} the latest on it."""
+    who = _phones.get(request.sid)
+    if who is None:
+        return {"ok": False, "error": "Open the join link again to take part."}
+    return take_back_dot(who, data)
 
 
 @socketio.on("table", namespace=NS)

@@ -1,7 +1,7 @@
 from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
-from .. import cafe as cafe_rules, live, rules
+from .. import cafe as cafe_rules, dots as dot_rules, live, rules
 from ..batch import writer
 from ..extensions import db
 from ..forms import JoinForm
@@ -127,6 +127,60 @@ def vote(code):
 @bp.route("/j/<code>/note", methods=["POST"])
 def note(code):
     return _answer(code, "record_notes")
+
+
+# -- dot-voting (consult/dots.py) ------------------------------------------------------
+
+def _my_dots(who, payload):
+    """This phone's dots on the question a dot request names, so it shows exactly what counts."""
+    question = dot_rules.question_of(who, payload.get("question_id") if isinstance(payload, dict) else None)
+    if question is None:
+        return {}
+    return {"mine": dot_rules.mine(who.id, question.id), "left": dot_rules.left_for(who.id, question)}
+
+
+def add_dot(who, payload):
+    """{question_id, note_id, client_id}: the ack for placing a dot, over the socket or HTTP."""
+    try:
+        dot_id, placed = writer.submit("record_dots", who, payload)
+    except rules.Invalid as error:
+        return {"ok": False, "error": str(error), **_my_dots(who, payload)}
+    if placed:
+        live.touch(who.session_id)
+    return {"ok": True, "id": dot_id, "placed": placed, **_my_dots(who, payload)}
+
+
+def take_back_dot(who, payload):
+    """{question_id, dot_id} (or note_id): the ack for taking a dot back."""
+    try:
+        dot_id, taken = dot_rules.take_back(who, payload)
+    except rules.Invalid as error:
+        db.session.rollback()
+        return {"ok": False, "error": str(error), **_my_dots(who, payload)}
+    if taken:
+        live.touch(who.session_id)
+    return {"ok": True, "id": dot_id, "taken": taken, **_my_dots(who, payload)}
+
+
+def _dot_request(code, handle):
+    cafe, participant = participant_or_none(code)
+    if cafe is None:
+        return jsonify(ok=False, error="There is no session with that code."), 404
+    if participant is None:
+        return jsonify(ok=False, error="Open the join link again to take part."), 403
+    ack = handle(rules.Voter(participant.id, cafe.id, participant.table_id), request.get_json(silent=True))
+    return jsonify(ack), 200 if ack["ok"] else 400
+
+
+@bp.route("/j/<code>/dot", methods=["POST"])
+def dot(code):
+    """The socket's dot event, for a phone whose socket is down."""
+    return _dot_request(code, add_dot)
+
+
+@bp.route("/j/<code>/undot", methods=["POST"])
+def undot(code):
+    return _dot_request(code, take_back_dot)
 
 
 @bp.route("/j/<code>/table", methods=["POST"])

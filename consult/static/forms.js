@@ -9,7 +9,10 @@ document.addEventListener("submit", function (e) {
   var kind = document.getElementById("kind");
   if (!kind) return;
   function sync() {
-    document.querySelectorAll("[data-kind]").forEach(function (box) { box.hidden = box.dataset.kind !== kind.value; });
+    // data-kind may name several types, space-separated ("notes trajectory").
+    document.querySelectorAll("[data-kind]").forEach(function (box) {
+      box.hidden = box.dataset.kind.split(" ").indexOf(kind.value) < 0;
+    });
   }
   kind.addEventListener("change", sync);
   sync();

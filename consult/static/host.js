@@ -16,6 +16,7 @@
   var view = state.view;               // {question_id, round, current_round, notes, summary}
   var selected = [];                   // ids of the notes chosen for a merge
   var editing = null;                  // {id, text}: the note being corrected and its draft
+  var moving = null;                   // {id, row, horizon}: the milestone being moved to another cell
   var summaries = {};                  // "question:round" -> {saved, draft}
   var addDrafts = {};                  // question id -> unsent text for "Add a note"
   var pendingAdd = null;               // {question_id, client_id, text}: sent, not yet confirmed
@@ -158,6 +159,12 @@
     var same = view && view.question_id === result.question_id && view.round === result.round;
     if (same) view.notes.forEach(function (n) { before[n.id] = true; });
     view = result;
+    var shownQ = question();
+    if (shownQ && result.horizons && shownQ.id === result.question_id) {  // the grid as it is now
+      shownQ.rows = result.rows;
+      shownQ.horizons = result.horizons;
+      if (shownQ.id === qid) fillCell();
+    }
     summaryLoaded(result);
     if (result.current_round > currentRound) setRounds(result.current_round, false);
     if (view !== result) return;  // it moved on to the new round, and fetches that
@@ -241,7 +248,9 @@
     });
     selected = selected.filter(function (id) { return byId[id] && !byId[id].merged_into; });
     if (editing && !byId[editing.id]) editing = null;
-    tops.reverse().forEach(function (n) { list.appendChild(item(n, kids[n.id] || [], false)); });
+    if (moving && !byId[moving.id]) moving = null;
+    if (gridOf()) renderCells(tops.reverse(), kids);
+    else tops.reverse().forEach(function (n) { list.appendChild(item(n, kids[n.id] || [], false)); });
 
     var merged = view.notes.length - tops.length;
     count.textContent = view.notes.length
@@ -297,7 +306,8 @@
     if (n.edited) tag("Edited");
     if (n.merged_into) tag(isChild ? "Merged into the note above" : "Merged into another note", "hv-badge");
     li.appendChild(meta);
-    if (!editing || editing.id !== n.id) li.appendChild(actions(n, isChild));
+    if (moving && moving.id === n.id) li.appendChild(moveForm(n));
+    else if (!editing || editing.id !== n.id) li.appendChild(actions(n, isChild));
     if (children.length) {
       var sub = el("ul", { className: "hnote-merged", "aria-label": "Merged into this note" });
       children.forEach(function (c) { sub.appendChild(item(c, [], true)); });
@@ -310,9 +320,20 @@
     var box = el("div", { className: "actions" });
     box.appendChild(button("Edit", "e" + n.id, n, function () {
       editing = { id: n.id, text: n.text, original: n.text };
+      moving = null;
       wantFocus = "t" + n.id;
       renderNotes();
     }));
+    if (!isChild && gridOf()) {
+      box.appendChild(button("Move", "o" + n.id, n, function () {
+        var q = gridOf();
+        moving = { id: n.id, row: byIdIn(q.rows, n.row_id) ? n.row_id : q.rows[0].id,
+                   horizon: byIdIn(q.horizons, n.horizon_id) ? n.horizon_id : q.horizons[0].id };
+        editing = null;
+        wantFocus = (q.rows.length > 1 ? "r" : "z") + n.id;
+        renderNotes();
+      }));
+    }
     if (!isChild) {
       box.appendChild(button(n.highlight ? "Unhighlight" : "Highlight", "h" + n.id, n, function () {
         act("highlight", { note_id: n.id, on: !n.highlight }, n.highlight ? "Highlight removed." : "★ Highlighted.");
@@ -363,6 +384,116 @@
       }
     }
     return box;
+  }
+
+  // -- trajectory grids: milestones grouped by cell, moved from one cell to another -------------------
+
+  function gridOf() {
+    var q = question();
+    return q && q.kind === "trajectory" && q.rows && q.rows.length && q.horizons && q.horizons.length ? q : null;
+  }
+  function byIdIn(items, id) {
+    for (var i = 0; i < (items || []).length; i++) if (items[i].id === id) return items[i];
+    return null;
+  }
+  function horizonLabel(h) { return h.name + (h.hint ? " (" + h.hint + ")" : ""); }
+  function cellLabel(q, rowId, horizonId) {
+    var row = byIdIn(q.rows, rowId), h = byIdIn(q.horizons, horizonId);
+    if (!row || !h) return "Not on the grid";
+    return (q.rows.length > 1 ? row.text + " · " : "") + horizonLabel(h);
+  }
+  // The table's milestones under a heading per cell (row by row, earliest horizon first); empty cells are left out.
+  function renderCells(tops, kids) {
+    var q = gridOf(), groups = {}, order = [];
+    q.rows.forEach(function (r) { q.horizons.forEach(function (h) { order.push(r.id + ":" + h.id); }); });
+    tops.forEach(function (n) {
+      var k = byIdIn(q.rows, n.row_id) && byIdIn(q.horizons, n.horizon_id) ? n.row_id + ":" + n.horizon_id : "none";
+      (groups[k] = groups[k] || []).push(n);
+    });
+    order.concat(["none"]).forEach(function (k) {
+      if (!groups[k]) return;
+      var parts = k.split(":");
+      var title = k === "none" ? "Not on the grid" : cellLabel(q, +parts[0], +parts[1]);
+      var id = "cell-" + k.replace(":", "-");
+      var group = el("li", { className: "cell-group", "aria-labelledby": id });
+      group.appendChild(el("h3", { id: id, className: "cell-h" }, title + " (" + groups[k].length + ")"));
+      var inner = el("ol", { className: "host-notes" });
+      groups[k].forEach(function (n) { inner.appendChild(item(n, kids[n.id] || [], false)); });
+      group.appendChild(inner);
+      list.appendChild(group);
+    });
+  }
+  function pick(label, key, n, options, value, onChange) {
+    var id = "move-" + key + n.id;
+    var field = el("div", { className: "field" });
+    field.appendChild(el("label", { "for": id }, label));
+    var select = el("select", { id: id, "data-k": key + n.id });
+    options.forEach(function (o) {
+      var option = el("option", { value: String(o[0]) }, o[1]);
+      if (o[0] === value) option.selected = true;
+      select.appendChild(option);
+    });
+    select.addEventListener("change", function () { onChange(parseInt(select.value, 10)); });
+    field.appendChild(select);
+    return field;
+  }
+  function moveForm(n) {
+    var q = gridOf();
+    var form = el("form", { className: "hnote-move stack", novalidate: "" });
+    var box = el("fieldset", { "aria-describedby": "note-" + n.id + "-text" });
+    box.appendChild(el("legend", {}, "Move this milestone to another cell"));
+    box.appendChild(el("p", { className: "hint" }, "Now in: " + cellLabel(q, n.row_id, n.horizon_id)));
+    if (q.rows.length > 1) {
+      box.appendChild(pick("Question or theme", "r", n, q.rows.map(function (r) { return [r.id, r.text]; }), moving.row,
+        function (v) { moving.row = v; }));
+    }
+    box.appendChild(pick("Time horizon", "z", n, q.horizons.map(function (h) { return [h.id, horizonLabel(h)]; }),
+      moving.horizon, function (v) { moving.horizon = v; }));
+    form.appendChild(box);
+    var row = el("div", { className: "actions" });
+    row.appendChild(el("button", { type: "submit", className: "primary", "data-k": "y" + n.id }, "Move here"));
+    var no = el("button", { type: "button", "data-k": "x" + n.id }, "Cancel");
+    no.addEventListener("click", cancel);
+    row.appendChild(no);
+    form.appendChild(row);
+    form.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { e.preventDefault(); cancel(); }
+    });
+    function cancel() {
+      moving = null;
+      wantFocus = "o" + n.id;
+      renderNotes();
+    }
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var to = { row: moving.row, horizon: moving.horizon };
+      if (to.row === n.row_id && to.horizon === n.horizon_id) { say("It is in that cell already.", "error"); return; }
+      act("move", { note_id: n.id, row_id: to.row, horizon_id: to.horizon }, function () {
+        if (moving && moving.id === n.id) moving = null;
+        wantFocus = "o" + n.id;
+        return "✓ Moved to " + cellLabel(q, to.row, to.horizon) + ".";
+      });
+    });
+    return form;
+  }
+
+  // The cell a note for the group goes in, on a trajectory question.
+  var addCell = $("add-cell"), addRow = $("add-row"), addHorizon = $("add-horizon");
+  function fillCell() {
+    var q = gridOf();
+    addCell.hidden = !q;
+    $("add-h").textContent = q ? "Add a milestone for the group" : "Add a note for the group";
+    addForm.querySelector("button[type=submit]").textContent = q ? "Add milestone" : "Add note";
+    if (!q) return;
+    function fill(select, items, label) {
+      var was = parseInt(select.value, 10);
+      select.textContent = "";
+      items.forEach(function (item) { select.appendChild(el("option", { value: String(item.id) }, label(item))); });
+      if (byIdIn(items, was)) select.value = String(was);
+    }
+    fill(addRow, q.rows, function (r) { return r.text; });
+    fill(addHorizon, q.horizons, horizonLabel);
+    $("add-row-field").hidden = q.rows.length < 2;
   }
 
   function editForm(n) {
@@ -452,9 +583,12 @@
       addText.focus();
       return;
     }
+    var grid = gridOf(), row = grid ? parseInt(addRow.value, 10) : null, horizon = grid ? parseInt(addHorizon.value, 10) : null;
     // Sending the same note again (after a timeout) reuses its id: the server stores it once.
-    if (!pendingAdd || pendingAdd.text !== text || pendingAdd.question_id !== q.id) {
+    if (!pendingAdd || pendingAdd.text !== text || pendingAdd.question_id !== q.id ||
+        (grid && (pendingAdd.row_id !== row || pendingAdd.horizon_id !== horizon))) {
       pendingAdd = { question_id: q.id, client_id: newId(), text: text };
+      if (grid) { pendingAdd.row_id = row; pendingAdd.horizon_id = horizon; }
     }
     sendAdd();
   });
@@ -475,7 +609,7 @@
       addDrafts[item.question_id] = "";
       if (qid === item.question_id && addText.value.trim() === item.text) { addText.value = ""; addCounter(); }
       var elsewhere = round && result.round !== round;
-      status(addStatus, "✓ Note added" + (elsewhere ? " to round " + result.round + " (you are looking at round " + round + ")" : "") + ".", "ok");
+      status(addStatus, (item.horizon_id ? "✓ Milestone added" : "✓ Note added") + (elsewhere ? " to round " + result.round + " (you are looking at round " + round + ")" : "") + ".", "ok");
       refresh(false);
     });
   }
@@ -554,6 +688,8 @@
     var q = question();
     $("question-text").textContent = q ? q.text : "";
     addText.value = addDrafts[qid] || "";
+    moving = null;
+    fillCell();
     addCounter();
     status(addStatus, "");
     showSummary();

@@ -108,7 +108,10 @@
   });
   socket.on("note", function (n) {  // the facilitator approved, hid or corrected one of this phone's notes
     (state.notes[n.question_id] || []).forEach(function (mine) {
-      if (mine.id === n.id) { mine.status = n.status; mine.text = n.text; }
+      if (mine.id === n.id) {
+        mine.status = n.status; mine.text = n.text;
+        if (n.horizon_id !== undefined) { mine.row_id = n.row_id; mine.horizon_id = n.horizon_id; }  // a host moved it
+      }
     });
     renderMine(state.question);
   });
@@ -124,6 +127,7 @@
   function settle(item, result) {
     pending = pending.filter(function (p) { return p.data.client_id !== item.data.client_id; });
     savePending(pending);
+    if (item.event === "dot" || item.event === "undot") { settleDot(item, result); return; }
     var q = item.data.question_id;
     if (result.ok) {
       if (item.event === "vote") {
@@ -133,9 +137,16 @@
         var status = result.status || "visible";
         var list = (state.notes[q] = state.notes[q] || []);
         if (!list.some(function (n) { return n.id === result.id; })) {
-          list.push({ id: result.id, text: item.data.text, client_id: item.data.client_id, status: status });
+          list.push({ id: result.id, text: item.data.text, client_id: item.data.client_id, status: status,
+                      row_id: item.data.row_id || null, horizon_id: item.data.horizon_id || null });
         }
-        if (status === "visible") say("✓ Your note was posted. You can add another.", "ok");
+        var grid = state.question && state.question.id === q && state.question.kind === "trajectory" ? state.question : null;
+        if (grid && item.data.horizon_id) {
+          var where = cellName(grid, item.data.row_id, item.data.horizon_id);
+          if (status === "visible") say("✓ Your milestone was posted in " + where + ". You can add another.", "ok");
+          else if (status === "hidden") say("✓ Your milestone was received.", "ok");
+          else say("✓ Your milestone was received; it will show once the facilitator approves it.", "ok");
+        } else if (status === "visible") say("✓ Your note was posted. You can add another.", "ok");
         else if (status === "hidden") say("✓ Your note was received.", "ok");
         // Pending approval, or held for a look: either way it waits for the facilitator.
         else say("✓ Your note was received; it will show once the facilitator approves it.", "ok");
@@ -155,7 +166,7 @@
       return;
     }
     // The socket is down: try a plain request before giving up for now.
-    var url = item.event === "vote" ? app.dataset.voteUrl : app.dataset.noteUrl;
+    var url = app.dataset[item.event + "Url"] || app.dataset.noteUrl;  // data-vote-url, data-note-url, data-dot-url…
     fetch(url, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": app.dataset.csrf },
@@ -176,6 +187,7 @@
 
   function render(changed) {
     var q = state.question;
+    var dotKey = dotFocus();  // a dot button with the keyboard focus keeps it across the redraw
     // A new question, or this one just closed: an earlier hint ("Choose an answer…") no longer applies.
     if (changed || (shownOpen && q && !q.is_open && feedback.dataset.hint)) say("");
     // Keep a half-written note (and the cursor in it) across updates, question switches and closes.
@@ -193,10 +205,15 @@
     }
     var form = el("form", { className: "stack", novalidate: "" });
     var mine = state.answers[q.id];
-    if (q.kind === "notes") {
+    if (q.kind === "trajectory") {
+      trajectory(form, q, keep);
+    } else if (q.kind === "notes") {
       form.appendChild(el("h1", { id: "qtext", tabindex: "-1" }, q.text));
-      if (!q.is_open) {
+      if (q.dots_open) {
+        dotVoting(form, q);
+      } else if (!q.is_open) {
         form.appendChild(el("p", { className: "closed" }, "This question is closed."));
+        if (q.dots) form.appendChild(el("p", { className: "dots-done" }, "Dot-voting has finished."));
         if (keep && keep.text.trim()) {
           form.appendChild(el("p", {}, "It closed before this note of yours was sent; you could give it to your table host:"));
           form.appendChild(el("blockquote", { className: "unsent" }, keep.text));
@@ -238,6 +255,8 @@
         if (mine && (q.kind === "scale" ? mine.value === o.id : mine.choices.indexOf(o.id) >= 0)) input.checked = true;
         var lab = el("label", { "for": id, className: "choice" });
         lab.appendChild(input);
+        var pic = picture(o, "choice-picture");  // inside the label: tapping the picture chooses the option
+        if (pic) { lab.appendChild(pic); lab.classList.add("has-picture"); }
         lab.appendChild(el("span", {}, o.text));
         if (o.end) lab.appendChild(el("span", { className: "end" }, o.end));
         list.appendChild(lab);
@@ -259,6 +278,7 @@
       });
     }
     if (mine) form.appendChild(el("p", { className: "counted" }, "✓ Your answer is counted: " + describe(q, mine) + "."));
+    addPicture(form, q);
     section.appendChild(form);
     var area2 = document.getElementById("note");
     if (keep && area2) {
@@ -270,7 +290,152 @@
     if (changed) {
       var heading = document.getElementById("qtext");
       if (heading && document.activeElement !== heading) heading.focus({ preventScroll: false });
+    } else if (stepFocus) {
+      var step = document.getElementById(stepFocus);
+      if (step) step.focus();
     }
+    stepFocus = null;
+    if (!changed) refocusDot(dotKey);
+  }
+
+  // -- Trajectory grid: choose a row (when there are several), then a time horizon, then write ----------
+  var cells = {};        // question id -> {row, horizon, was}: the cell this phone is placing a milestone in
+  var stepFocus = null;  // the id to focus after the next render: the step just reached
+  function byId(list, id) {
+    for (var i = 0; i < (list || []).length; i++) if (list[i].id === id) return list[i];
+    return null;
+  }
+  function cellOf(q) {
+    var c = cells[q.id] || (cells[q.id] = { row: null, horizon: null, was: {} });
+    // The facilitator may have edited the grid since: forget a row or horizon that is gone.
+    if (!byId(q.rows, c.row)) c.row = null;
+    if (!byId(q.horizons, c.horizon)) c.horizon = null;
+    if (q.rows.length === 1) c.row = q.rows[0].id;
+    return c;
+  }
+  function cellName(q, rowId, horizonId) {
+    var row = byId(q.rows, rowId), h = byId(q.horizons, horizonId), parts = [];
+    if (row && q.rows.length > 1) parts.push(row.text);
+    if (h) parts.push(h.name + (h.hint ? " (" + h.hint + ")" : ""));
+    return parts.join(" · ") || "an earlier place on the grid";
+  }
+  function gridStep(title, note) {
+    var box = el("fieldset", { className: "grid-step" });
+    var legend = el("legend", {});
+    legend.appendChild(el("h2", { id: "step-h", tabindex: "-1" }, title));
+    box.appendChild(legend);
+    if (note) box.appendChild(note);
+    return box;
+  }
+  function gridChoice(label, hint, current, onChoose) {
+    var b = el("button", { type: "button", className: "choice grid-choice" });
+    b.appendChild(el("span", { className: "grid-name" }, label));
+    if (hint) b.appendChild(el("span", { className: "grid-hint" }, hint));
+    if (current) {
+      b.setAttribute("aria-current", "true");
+      b.appendChild(el("span", { className: "here", "aria-hidden": "true" }, "✓ chosen before"));
+    }
+    b.addEventListener("click", onChoose);
+    return b;
+  }
+  function trajectory(form, q, keep) {
+    form.appendChild(el("h1", { id: "qtext", tabindex: "-1" }, q.text));
+    if (!q.is_open) {
+      form.appendChild(el("p", { className: "closed" }, "This question is closed."));
+      if (keep && keep.text.trim()) {
+        form.appendChild(el("p", {}, "It closed before this milestone of yours was sent; you could give it to your table host:"));
+        form.appendChild(el("blockquote", { className: "unsent" }, keep.text));
+      }
+      return;
+    }
+    var c = cellOf(q), many = q.rows.length > 1, steps = many ? 3 : 2;
+    if (!q.rows.length || !q.horizons.length) {
+      form.appendChild(el("p", { className: "closed" }, "This grid has no places to post in yet."));
+      return;
+    }
+    if (c.row === null) {
+      var rowStep = gridStep("Step 1 of 3: which question or theme is your milestone about?");
+      var rowList = el("div", { className: "choices grid-choices" });
+      q.rows.forEach(function (r) {
+        rowList.appendChild(gridChoice(r.text, "", c.was.row === r.id, function () {
+          c.row = r.id;
+          stepFocus = "step-h";
+          render(false);
+        }));
+      });
+      rowStep.appendChild(rowList);
+      form.appendChild(rowStep);
+    } else if (c.horizon === null) {
+      var forRow = many ? el("p", { className: "grid-for" }, "About: " + byId(q.rows, c.row).text) : null;
+      var hStep = gridStep("Step " + (steps - 1) + " of " + steps + ": when could it happen?", forRow);
+      var hList = el("div", { className: "choices grid-choices" });
+      q.horizons.forEach(function (h) {
+        hList.appendChild(gridChoice(h.name, h.hint, c.was.horizon === h.id && c.was.row === c.row, function () {
+          c.horizon = h.id;
+          stepFocus = "step-h";
+          render(false);
+        }));
+      });
+      hStep.appendChild(hList);
+      if (many) {
+        var back = el("button", { type: "button", className: "cancel grid-back" }, "Back: choose another question");
+        back.addEventListener("click", function () {
+          c.was.row = c.row;
+          c.row = null;
+          stepFocus = "step-h";
+          render(false);
+        });
+        hStep.appendChild(back);
+      }
+      form.appendChild(hStep);
+    } else {
+      var place = el("div", { className: "grid-place" });
+      place.appendChild(el("p", { id: "cell-now" }, "Your milestone goes in: "));
+      place.firstChild.appendChild(el("strong", {}, cellName(q, c.row, c.horizon)));
+      var change = el("button", { type: "button", className: "change grid-change", "aria-describedby": "cell-now" },
+                      "Choose another place");
+      change.addEventListener("click", function () {
+        c.was = { row: c.row, horizon: c.horizon };
+        c.horizon = null;
+        if (many) c.row = null;
+        stepFocus = "step-h";
+        render(false);
+      });
+      place.appendChild(change);
+      var write = gridStep("Step " + steps + " of " + steps + ": write your milestone", place);
+      var label = el("label", { "for": "note" }, "Your milestone");
+      var area = el("textarea", { id: "note", name: "note", rows: "4", maxlength: String(q.max_length * 2), "aria-describedby": "count" });
+      var count = el("p", { id: "count", className: "hint" }, "Up to " + q.max_length + " characters.");
+      area.addEventListener("input", function () {
+        var left = q.max_length - area.value.length;
+        count.textContent = left >= 0 ? left + " characters left." : "Too long by " + (-left) + " characters.";
+        count.className = left >= 0 ? "hint" : "hint error";
+      });
+      var field = el("div", { className: "field" });
+      field.appendChild(label); field.appendChild(area); field.appendChild(count);
+      write.appendChild(field);
+      write.appendChild(el("button", { type: "submit", className: "primary big" }, "Post milestone"));
+      form.appendChild(write);
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        var text = area.value.trim();
+        if (!text) { hint("Write your milestone before sending."); area.focus(); return; }
+        if (text.length > q.max_length) { hint("Your milestone is too long by " + (text.length - q.max_length) + " characters. Shorten it and send again."); area.focus(); return; }
+        submit("note", { question_id: q.id, text: text, row_id: c.row, horizon_id: c.horizon });
+        area.value = "";
+        count.textContent = "Up to " + q.max_length + " characters.";
+      });
+    }
+  }
+  // A question's or option's picture, with its alt text, for people who read pictures more easily than words.
+  function picture(item, cls) {
+    if (!item || !item.image) return null;
+    return el("img", { src: item.image, alt: item.image_alt || "", className: cls, decoding: "async" });
+  }
+  function addPicture(form, q) {  // the question's picture goes just under the question, whatever its kind
+    var pic = picture(q, "q-picture");
+    var heading = form.querySelector("#qtext");
+    if (pic && heading) heading.parentNode.insertBefore(pic, heading.nextSibling);
   }
   function scaleOptions(q) {
     var out = [];
@@ -289,19 +454,25 @@
   function renderMine(q) {
     var box = document.getElementById("mine");
     var list = document.getElementById("mine-list");
-    var notes = q && q.kind === "notes" ? (state.notes[q.id] || []) : [];
+    var grid = q && q.kind === "trajectory";
+    var notes = q && (q.kind === "notes" || grid) ? (state.notes[q.id] || []) : [];
     var waiting = pending.filter(function (p) { return q && p.event === "note" && p.data.question_id === q.id; });
+    document.getElementById("mine-h").textContent = grid ? "Your milestones" : "Your notes";
     list.textContent = "";
     notes.forEach(function (n) {
       var status = NOTE_STATUS[n.status];
-      if (!status) { list.appendChild(el("li", {}, n.text)); return; }
+      if (!status && !grid) { list.appendChild(el("li", {}, n.text)); return; }
       var li = el("li", { className: "note-" + n.status });
       li.appendChild(el("span", { className: "note-text" }, n.text));
-      li.appendChild(el("span", { className: "note-status" }, status));
+      if (grid) li.appendChild(el("span", { className: "note-cell" }, "In: " + cellName(q, n.row_id, n.horizon_id)));
+      if (status) li.appendChild(el("span", { className: "note-status" }, status));
       list.appendChild(li);
     });
-    waiting.forEach(function (p) { list.appendChild(el("li", { className: "waiting" }, p.data.text + " (not sent yet)")); });
-    box.hidden = !(notes.length || waiting.length);
+    waiting.forEach(function (p) {
+      var where = grid && p.data.horizon_id ? " · in " + cellName(q, p.data.row_id, p.data.horizon_id) : "";
+      list.appendChild(el("li", { className: "waiting" }, p.data.text + where + " (not sent yet)"));
+    });
+    box.hidden = !(notes.length || waiting.length) || !!(q && q.dots_open);  // while prioritising, the list is the notes
   }
 
   // What a participant's own note says under it; a visible note says nothing more.
@@ -310,6 +481,145 @@
     held: "Waiting for approval by the facilitator",  // never say it matched a blocked word
     hidden: "Hidden by the facilitator"
   };
+
+  // -- Dot-voting: put your dots on the notes that matter most ------------------------------------
+  // The notes come from the server ("dots" event, or the state); this phone's own dots (state.my_dots)
+  // from the server's acks, so "dots left" is what the server counts: a dot on a note merged into
+  // another shows on that one, and a dot on a note the facilitator hid is given back.
+  function dotWord(n) { return n === 1 ? "dot" : "dots"; }
+  function shortText(text) { return "“" + (text.length > 80 ? text.slice(0, 77) + "…" : text) + "”"; }
+  function dotNotes(q) {
+    var d = state.dots;
+    return d && d.question_id === q.id && d.open && d.notes ? d.notes : null;
+  }
+  function findDotNote(q, noteId) {
+    return (dotNotes(q) || []).filter(function (n) { return n.id === noteId || (n.also || []).indexOf(noteId) >= 0; })[0] || null;
+  }
+  function myDotsOn(q, n) {
+    var ids = [n.id].concat(n.also || []);
+    var leaving = pending.filter(function (p) { return p.event === "undot"; }).map(function (p) { return p.data.dot_id; });
+    var sent = ((state.my_dots || {})[q.id] || []).filter(function (d) {
+      return ids.indexOf(d.note_id) >= 0 && leaving.indexOf(d.id) < 0;
+    });
+    var waiting = pending.filter(function (p) {
+      return p.event === "dot" && p.data.question_id === q.id && ids.indexOf(p.data.note_id) >= 0;
+    });
+    return { sent: sent, waiting: waiting, count: sent.length + waiting.length };
+  }
+  function dotsLeft(q) {
+    var used = 0;
+    (dotNotes(q) || []).forEach(function (n) { used += myDotsOn(q, n).count; });
+    return Math.max(0, (q.dots || 0) - used);
+  }
+  function leftText(left) { return left ? "You have " + left + " " + dotWord(left) + " left" : "You have no dots left"; }
+  function dotFocus() {  // the dot button that has the keyboard focus, to give it back after a redraw
+    var active = document.activeElement;
+    var list = document.getElementById("dot-list");
+    return active && list && list.contains(active) ? active.getAttribute("data-key") : null;
+  }
+  function refocusDot(key) {
+    var again = key && section.querySelector('[data-key="' + key + '"]');
+    if (again && document.activeElement !== again) again.focus();
+  }
+  function dotVoting(form, q) {
+    form.appendChild(el("p", { className: "dots-how" }, "Which notes matter most to you? Put your dots on them. " +
+      "Everyone has " + q.dots + " " + dotWord(q.dots) + ". You can put more than one dot on the same note."));
+    form.appendChild(el("p", { id: "dots-left", className: "dots-left" }));
+    form.appendChild(el("ul", { id: "dot-list", className: "dot-list", "aria-label": "Notes to put your dots on" }));
+    drawDots(q, form);
+    if (dotsNews === q.id) {
+      dotsNews = null;
+      say("Dot-voting has started: you have " + q.dots + " " + dotWord(q.dots) + " to place.", "");
+    }
+  }
+  function drawDots(q, root) {
+    root = root || section;
+    var list = root.querySelector("#dot-list"), leftLine = root.querySelector("#dots-left");
+    if (!list) return;
+    var notes = dotNotes(q), left = dotsLeft(q), key = dotFocus();
+    leftLine.textContent = leftText(left) + ".";
+    list.textContent = "";
+    if (!notes) { list.appendChild(el("li", { className: "dot-empty" }, "Getting the notes…")); return; }
+    if (!notes.length) list.appendChild(el("li", { className: "dot-empty" }, "There are no notes to put dots on yet."));
+    notes.forEach(function (n) {
+      var mine = myDotsOn(q, n);
+      var li = el("li", { className: "dot-note" + (mine.count ? " dotted" : "") });
+      li.appendChild(el("p", { className: "dot-text" }, n.text));
+      var line = el("p", { className: "dot-mine" });
+      if (mine.count) line.appendChild(el("span", { className: "dot-marks", "aria-hidden": "true" }, new Array(mine.count + 1).join("●")));
+      line.appendChild(el("span", {}, mine.count
+        ? "Your dots here: " + mine.count + (mine.waiting.length ? " (" + mine.waiting.length + " not sent yet)" : "")
+        : "None of your dots here yet"));
+      li.appendChild(line);
+      var actions = el("div", { className: "dot-actions" });
+      // The visible words begin the spoken name, so voice control ("tap Add a dot") finds the button too.
+      var add = el("button", { type: "button", className: "primary dot-add", "aria-label": "Add a dot to: " + n.text,
+                               "data-key": "add-" + n.id }, "Add a dot");
+      if (!left) add.setAttribute("aria-disabled", "true");  // still focusable: a tap says why not
+      add.addEventListener("click", function () { addDot(q, n); });
+      var back = el("button", { type: "button", className: "dot-back", "aria-label": "Take back a dot from: " + n.text,
+                                "data-key": "back-" + n.id }, "Take back");
+      if (!mine.count) back.setAttribute("aria-disabled", "true");
+      back.addEventListener("click", function () { takeBackDot(q, n); });
+      actions.appendChild(add);
+      actions.appendChild(back);
+      li.appendChild(actions);
+      list.appendChild(li);
+    });
+    refocusDot(key);
+  }
+  function addDot(q, n) {
+    if (!dotsLeft(q)) {
+      hint(q.dots === 1 ? "You have used your dot. Take it back from its note if you want to move it."
+        : "You have used all " + q.dots + " of your dots. Take one back from a note if you want to move it.");
+      return;
+    }
+    submit("dot", { question_id: q.id, note_id: n.id });
+    drawDots(q);
+  }
+  function takeBackDot(q, n) {
+    var mine = myDotsOn(q, n);
+    if (mine.waiting.length) {  // not sent yet: it is simply forgotten here
+      var last = mine.waiting[mine.waiting.length - 1];
+      pending = pending.filter(function (p) { return p !== last; });
+      savePending(pending);
+      say("✓ Dot taken back from " + shortText(n.text) + ". " + leftText(dotsLeft(q)) + ".", "ok");
+      drawDots(q);
+      return;
+    }
+    if (!mine.sent.length) { hint("You have no dot on this note to take back."); return; }
+    submit("undot", { question_id: q.id, dot_id: mine.sent[mine.sent.length - 1].id, note_id: n.id });
+    drawDots(q);
+  }
+  function settleDot(item, result) {
+    var qid = item.data.question_id, q = state.question;
+    state.my_dots = state.my_dots || {};
+    if (result.mine) state.my_dots[qid] = result.mine;  // what the server counts, after this request
+    var here = q && q.id === qid && q.dots_open;
+    var n = here ? findDotNote(q, item.data.note_id) : null;
+    var what = n ? shortText(n.text) : "";
+    var left = here ? " " + leftText(dotsLeft(q)) + "." : "";
+    if (!result.ok) say(result.error || "That was not saved.", "error");
+    else if (item.event === "dot") say("✓ Dot added" + (what && " to " + what) + "." + left, "ok");
+    else if (result.taken === false) say("✓ That dot was already taken back." + left, "ok");
+    else say("✓ Dot taken back" + (what && " from " + what) + "." + left, "ok");
+    if (here) drawDots(q);
+  }
+  var dotsNews = null;  // the question whose dot-voting just opened: the phone says so as it shows it
+  socket.on("dots", function (d) {  // dot-voting opened or closed, or its notes changed (merged, hidden, new)
+    if (!d) return;
+    var before = state.dots && state.dots.question_id === d.question_id && state.dots.open;
+    state.dots = d;
+    if (d.open && !before) dotsNews = d.question_id;
+    var q = state.question;
+    if (!q || q.id !== d.question_id) return;  // the "question" that follows shows it
+    var was = !!q.dots_open;
+    q.dots_open = !!d.open;
+    q.dots = d.per_person;
+    if (was && d.open && section.querySelector("#dot-list")) { drawDots(q); return; }
+    render(false);
+    if (was && !d.open) say("Dot-voting has finished. Thank you for your dots!", "");
+  });
 
   // -- World Café: which table, which round ---------------------------------------------
   function tableById(id) {

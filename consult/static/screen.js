@@ -166,13 +166,50 @@
     unseated.textContent = Math.max(0, s.joined - total) + " not at a table";
   }
 
+  // Pictures (with their alt text) of the question on screen and of its options.
+  function optionPicture(q, id) {
+    var o = id !== undefined && (q.options || []).filter(function (o) { return o.id === id; })[0];
+    if (!o || !o.image) return null;
+    var img = el("img", "bar-picture");
+    img.src = o.image;
+    img.alt = o.image_alt || "";
+    return img;
+  }
+  function showPicture(q) {
+    var img = document.getElementById("current-picture");
+    if (!img) return;
+    if (q && q.image) {
+      if (img.getAttribute("src") !== q.image) img.src = q.image;
+      img.alt = q.image_alt || "";
+      img.hidden = false;
+    } else {
+      img.hidden = true;
+      img.removeAttribute("src");
+      img.alt = "";
+    }
+  }
+
   function renderResults(s) {
     var r = s.results, q = s.current;
     results.textContent = "";
     if (!q) { results.appendChild(el("p", "waiting", "No question on screen yet.")); return; }
     if (!r) return;
+    if (r.hidden && r.dots_placed !== undefined) {  // dot-voting with the results hidden: how many dots, not where
+      results.appendChild(el("p", "hidden-results", r.total + (r.total === 1 ? " note · " : " notes · ") + r.dots_placed + " " +
+        dotsWord(r.dots_placed) + " placed so far · the ranking is hidden until the reveal"));
+      return;
+    }
     if (r.hidden) {
-      results.appendChild(el("p", "hidden-results", r.total + (r.kind === "notes" ? " notes so far" : " answers so far") + " · results are hidden until the reveal"));
+      results.appendChild(el("p", "hidden-results", r.total + (r.kind === "notes" ? " notes so far" : r.kind === "trajectory" ? " milestones so far" : " answers so far") + " · results are hidden until the reveal"));
+      return;
+    }
+    if (r.kind === "trajectory") {
+      results.appendChild(el("p", "total", r.total + (r.total === 1 ? " milestone" : " milestones")));
+      results.appendChild(trajectoryGrid(s, r));
+      return;
+    }
+    if (r.kind === "notes" && r.dots && (r.dots.open || r.dots.placed)) {  // while dot-voting is on, and after it
+      renderRanked(s, r.dots);
       return;
     }
     if (r.kind === "notes") {
@@ -189,6 +226,8 @@
     r.bars.forEach(function (b) {
       var item = el("li", "bar");
       var label = el("span", "bar-label", b.text);
+      var pic = optionPicture(q, b.id);
+      if (pic) { label.insertBefore(pic, label.firstChild); label.classList.add("has-picture"); }
       var track = el("span", "bar-track");
       var fill = el("span", "bar-fill");
       fill.style.width = b.percent + "%";
@@ -200,19 +239,122 @@
     results.appendChild(list);
   }
 
+  // A trajectory grid: question rows against time-horizon columns, each cell a little wall of milestones.
+  function trajectoryGrid(s, r) {
+    var wrap = el("div", "grid-wrap");
+    var table = el("table", "traj-grid");
+    table.appendChild(el("caption", "sr", "Milestones by question or theme (rows) and time horizon (columns)"));
+    var head = el("tr");
+    var corner = el("th", "corner");
+    corner.setAttribute("scope", "col");
+    corner.appendChild(el("span", "sr", "Question or theme"));
+    head.appendChild(corner);
+    r.horizons.forEach(function (h) {
+      var th = el("th");
+      th.setAttribute("scope", "col");
+      th.appendChild(el("span", "h-name", h.name));
+      if (h.hint) th.appendChild(el("span", "h-hint", h.hint));
+      head.appendChild(th);
+    });
+    var thead = el("thead");
+    thead.appendChild(head);
+    table.appendChild(thead);
+    var body = el("tbody");
+    r.rows.forEach(function (row) {
+      var tr = el("tr");
+      var th = el("th", "row-head", row.text);
+      th.setAttribute("scope", "row");
+      tr.appendChild(th);
+      row.cells.forEach(function (c) {
+        var td = el("td", c.count ? "cell" : "cell empty");
+        td.dataset.row = row.id;
+        td.dataset.horizon = c.horizon_id;
+        if (c.notes.length) {
+          var list = el("ul", "cell-notes");
+          // Newest first, as on the wall: the milestone just posted is the one in view.
+          c.notes.slice().reverse().forEach(function (n) { list.appendChild(sticky(s, n)); });
+          td.appendChild(list);
+        }
+        if (c.count > c.notes.length) td.appendChild(el("p", "more", "+ " + (c.count - c.notes.length) + " more"));
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+    table.appendChild(body);
+    wrap.appendChild(table);
+    return wrap;
+  }
+
+  // -- Dot-voting: the notes ranked by their dots, bars scaled to the most dots ----------------------
+  var PROJECTOR_RANKED = 15;
+  function dotsWord(n) { return n === 1 ? "dot" : "dots"; }
+  function dotStatus(q) {
+    if (q.kind !== "notes" || !q.dots) return "";
+    return q.dots_open ? " · dot-voting open (" + q.dots + " " + dotsWord(q.dots) + " each)" : " · dot-voting closed";
+  }
+  function renderRanked(s, d) {
+    results.appendChild(el("p", "total dots-total", d.placed + " " + dotsWord(d.placed) + " from " + d.voters +
+      (d.voters === 1 ? " person" : " people") +
+      (d.open ? " · dot-voting open: " + d.per_person + " " + dotsWord(d.per_person) + " each" : " · dot-voting closed")));
+    if (!d.ranked.length) { results.appendChild(el("p", "waiting", "No notes to rank yet.")); return; }
+    var most = d.ranked.reduce(function (m, n) { return Math.max(m, n.dots); }, 0);
+    var list = el("ol", "ranked");
+    // The projector shows the top of the ranking, big enough to read across the hall; the control page all of it.
+    var shown = view === "projector" ? d.ranked.slice(0, PROJECTOR_RANKED) : d.ranked;
+    shown.forEach(function (n) {
+      var item = el("li", "ranked-note" + (n.highlight ? " highlight" : ""));
+      item.dataset.note = n.id;
+      var rank = el("span", "rank", String(n.rank));
+      rank.setAttribute("aria-label", "Rank " + n.rank);
+      item.appendChild(rank);
+      var body = el("span", "ranked-body");
+      var text = el("span", "note-text", n.text);
+      if (n.highlight) {
+        var star = el("span", "star", "★");
+        star.setAttribute("role", "img");
+        star.setAttribute("aria-label", "Highlighted");
+        text.insertBefore(star, text.firstChild);
+      }
+      body.appendChild(text);
+      var table = tableName(s, n.table_id);
+      if (table) body.appendChild(el("span", "note-table", table));
+      var track = el("span", "bar-track");
+      var fill = el("span", "bar-fill");
+      fill.style.width = (most ? Math.round(1000 * n.dots / most) / 10 : 0) + "%";
+      track.appendChild(fill);
+      body.appendChild(track);
+      item.appendChild(body);
+      item.appendChild(el("span", "dot-figure", n.dots + " " + dotsWord(n.dots)));
+      if (view === "control") {
+        var url = screen.dataset.moderateUrl;
+        var actions = el("span", "note-actions");
+        actions.appendChild(liveButton(url, "moderate", "Hide", { note_id: n.id, action: "hide" }, "small", "hide-" + n.id));
+        actions.appendChild(liveButton(url, "moderate", n.highlight ? "Unhighlight" : "Highlight",
+          { note_id: n.id, action: n.highlight ? "unhighlight" : "highlight" }, "small", "star-" + n.id));
+        body.appendChild(actions);
+      }
+      list.appendChild(item);
+    });
+    results.appendChild(list);
+    var more = d.ranked.length - shown.length;
+    if (more > 0) results.appendChild(el("p", "ranked-more", "+ " + more + " more " + (more === 1 ? "note" : "notes") + " ranked lower"));
+  }
+
   function renderControls(s) {
     (s.questions || []).forEach(function (q) {
       var card = document.querySelector('[data-question="' + q.id + '"]');
       if (!card) return;
       card.classList.toggle("current", q.current);
       var status = card.querySelector(".status");
-      if (status) status.textContent = (q.current ? "On screen · " : "") + (q.is_open ? "Open" : "Closed") + " · " + (q.revealed ? "results shown" : "results hidden");
+      if (status) status.textContent = (q.current ? "On screen · " : "") + (q.is_open ? "Open" : "Closed") + " · " + (q.revealed ? "results shown" : "results hidden") + dotStatus(q);
       function show(cls, on) { var b = card.querySelector(cls); if (b) b.closest("form").hidden = !on; }
       show(".act-show", !q.current);
       show(".act-open", !q.is_open);
       show(".act-close", q.is_open);
       show(".act-reveal", !q.revealed);
       show(".act-hide", q.revealed);
+      show(".act-dots-open", !q.dots_open);
+      show(".act-dots-close", !!q.dots_open);
     });
   }
 
@@ -224,7 +366,12 @@
     if (view === "projector") {
       var heading = document.getElementById("current-text");
       if (s.current && heading.textContent !== s.current.text) heading.textContent = s.current.text;
-      setText("current-status", s.current ? (s.current.is_open ? "" : "Closed") : "");
+      showPicture(s.current);
+      setText("current-status", s.current ? (s.current.dots_open
+        ? "Prioritise: put your " + s.current.dots + " " + dotsWord(s.current.dots) + " on the notes that matter most to you"
+        : s.current.is_open ? "" : "Closed") : "");
+      var status = document.getElementById("current-status");
+      if (status) status.classList.toggle("prioritise", !!(s.current && s.current.dots_open));
       var label = document.getElementById("round-label");
       if (label) {
         label.textContent = s.shown_round ? "Round " + s.shown_round : (s.round ? "All rounds" : "");
@@ -249,7 +396,7 @@
 
   if (view === "control") {
     var problem = document.getElementById("control-error");
-    var NUMBERS = ["question_id", "note_id", "number"];
+    var NUMBERS = ["question_id", "note_id", "number", "dots"];
     document.addEventListener("submit", function (e) {
       var form = e.target;
       // "control" (questions), "round" or "moderate": the same fields as the plain form post.
@@ -257,7 +404,7 @@
       if (!event || !socket.connected) return;  // no socket: the plain form post still works
       e.preventDefault();
       var data = {};
-      Array.prototype.forEach.call(form.querySelectorAll("input[type=hidden]"), function (input) {
+      Array.prototype.forEach.call(form.querySelectorAll("input[type=hidden], input[type=number]"), function (input) {
         if (input.name === "csrf_token") return;
         data[input.name] = NUMBERS.indexOf(input.name) >= 0 ? parseInt(input.value, 10) : input.value;
       });

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import HostSummary, Note, Participant, Vote
-from ..results import results
+from ..results import dot_ranking, results
 
 NO_TABLE = "Not at a table"
 
@@ -26,8 +26,13 @@ def writeup(session):
     questions = []
     for q in session.questions:
         item = {"id": q.id, "number": len(questions) + 1, "kind": q.kind, "kind_label": q.kind_label, "text": q.text}
+        # Pictures (stored names; the HTML and PDF write-ups show them): the question's and its options'.
+        item.update(image=q.image, image_alt=q.image_alt,
+                    option_pictures=[{"text": o.text, "image": o.image, "alt": o.image_alt} for o in q.options if o.image])
         if q.kind == "notes":
             item.update(_notes(q, tables, order))
+        elif q.kind == "trajectory":
+            item.update(_grid(q, tables, order))
         else:
             item["results"] = results(q)
         questions.append(item)
@@ -77,13 +82,70 @@ def _notes(question, tables, order):
             "highlights": highlights,
             "summaries": summaries.get(table_id, []),
         })
-    return {"rows": rows, "total": len(notes)}
+    return {"rows": rows, "total": len(notes), "prioritised": _prioritised(question, tables, merged)}
+
+
+def _prioritised(question, tables, merged):
+    """Dot-voting on a notes question: the notes that got dots, most first; None if it never opened.
+
+    {per_person, placed, voters, notes: [{rank, text, dots, table, merged}]}. A dot on a note merged
+    into another counts for the note it joined; dots on hidden notes do not count (consult/dots.py).
+    """
+    if not question.dots:
+        return None
+    ranking = dot_ranking(question, limit=None)
+    notes = [{"rank": n["rank"], "text": n["text"], "dots": n["dots"], "merged": merged.get(n["id"], 0),
+              "table": tables.get(n["table_id"], NO_TABLE) if tables else ""}
+             for n in ranking["ranked"] if n["dots"]]
+    return {"per_person": question.dots, "placed": ranking["placed"], "voters": ranking["voters"], "notes": notes}
+
+
+def _grid(question, tables, order):
+    """A trajectory grid: question rows against horizon columns, the milestones in each cell.
+
+    grid: [{text, cells: [[milestone, ...] per horizon]}]; a milestone is {text, merged, host,
+    highlight, table, round}, oldest first. As for notes: visible ones only, a merged one shown once.
+    """
+    notes = db.session.scalars(
+        select(Note).filter_by(question_id=question.id).where(Note.status == "visible", Note.merged_into_id.is_(None))
+        .order_by(Note.id)
+    ).all()
+    merged = dict(db.session.execute(
+        select(Note.merged_into_id, func.count()).filter_by(question_id=question.id)
+        .where(Note.merged_into_id.is_not(None)).group_by(Note.merged_into_id)
+    ).all())
+    cells = defaultdict(list)
+    for n in notes:
+        cells[(n.row_id, n.horizon_id)].append({
+            "text": n.text, "merged": merged.get(n.id, 0), "host": n.author == "host", "highlight": n.highlight,
+            "table": tables.get(n.table_id, NO_TABLE) if tables else "", "round": n.round,
+        })
+    horizons = list(question.horizons)
+    rows, placed = [], set()
+    for r in question.rows:
+        rows.append({"text": r.text, "cells": [cells.get((r.id, h.id), []) for h in horizons]})
+        placed.update((r.id, h.id) for h in horizons)
+    summaries = [
+        {"table": tables.get(s.table_id, NO_TABLE), "round": s.round, "text": s.text}
+        for s in sorted(db.session.scalars(select(HostSummary).filter_by(question_id=question.id)),
+                        key=lambda s: (order.get(s.table_id, 0), s.round))
+        if s.text
+    ]
+    return {
+        "horizons": [{"name": h.name, "hint": h.hint} for h in horizons],
+        "grid": rows,
+        # Milestones without a cell of this grid (none, unless a file was edited by hand): listed, not lost.
+        "unplaced": [n for key, found in cells.items() if key not in placed for n in found],
+        "summaries": summaries,
+        "total": len(notes),
+        "highlighted": sum(1 for n in notes if n.highlight),
+    }
 
 
 def _participation(session, questions, tables):
     answers = {}
     for q in questions:
-        if q["kind"] == "notes":
+        if q["kind"] in ("notes", "trajectory"):
             answers[q["id"]] = db.session.scalar(
                 select(func.count(func.distinct(Note.participant_id))).filter_by(question_id=q["id"])
                 .where(Note.participant_id.is_not(None))

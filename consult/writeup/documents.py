@@ -4,7 +4,7 @@ import io
 from flask import render_template
 
 from .build import writeup
-from .formats import RAW_COLUMNS, raw_rows
+from .formats import RAW_COLUMNS, dots_summary, horizon_heading, milestone_text, prioritised_note, raw_rows
 
 
 def pdf(session):
@@ -88,6 +88,36 @@ def docx(session):
 
             table(["Question", "Feedback (group)", "Highlights (host)"],
                   [[row["table"], feedback(row), highlights(row)] for row in q["rows"]] or [["", "No notes.", ""]])
+            p = q.get("prioritised")
+            if p:  # dot-voting: the notes ranked by their dots
+                doc.add_heading("Prioritised", level=2)
+                doc.add_paragraph(dots_summary(p))
+                if p["notes"]:
+                    most = p["notes"][0]["dots"]
+                    table(["Rank", "Note", "Dots", ""],
+                          [[n["rank"], prioritised_note(n), n["dots"], "█" * max(1, round(10 * n["dots"] / most))]
+                           for n in p["notes"]])
+                else:
+                    doc.add_paragraph("No dots were placed.")
+        elif q["kind"] == "trajectory":
+            def milestones(cell_notes):
+                def fill(cell):
+                    cell.text = ""
+                    for i, n in enumerate(cell_notes):
+                        p = cell.paragraphs[0] if i == 0 else cell.add_paragraph()
+                        p.add_run("• " + milestone_text(n))
+                return fill
+
+            table(["Question or theme", *(horizon_heading(h) for h in q["horizons"])],
+                  [[row["text"], *(milestones(c) for c in row["cells"])] for row in q["grid"]])
+            doc.add_paragraph(f"{q['total']} milestone{'' if q['total'] == 1 else 's'}"
+                              + (" · ★ highlighted by a table host" if q["highlighted"] else ""))
+            if q["unplaced"]:
+                doc.add_paragraph("Not placed on the grid: " + "; ".join(milestone_text(n) for n in q["unplaced"]))
+            for s in q["summaries"]:
+                p = doc.add_paragraph()
+                p.add_run(f"Host summary, {s['table']}" + (f", round {s['round']}" if s["round"] else "") + ": ").bold = True
+                p.add_run(s["text"])
         else:
             r = q["results"]
             table(["Answer", "Count", "Percent", ""],
@@ -146,7 +176,7 @@ def xlsx(session):
     results = book.create_sheet("Results")
     line = 0
     for q in w["questions"]:
-        if q["kind"] == "notes":
+        if q["kind"] in ("notes", "trajectory"):
             continue
         bars = q["results"]["bars"]
         row(results, [f"{q['number']}. {q['text']}"], bold)
@@ -180,6 +210,62 @@ def xlsx(session):
                                 "yes" if id(n) in highlighted else "", n["merged"] or ""])
             for s in r["summaries"]:
                 row(notes, [f"{q['number']}. {q['text']}", r["table"], s["round"] or "", s["text"], "host summary", ""])
+
+    ranked = [q for q in w["questions"] if q.get("prioritised")]
+    if ranked:  # dot-voting: each question's notes ranked by their dots, with a native bar chart
+        sheet = book.create_sheet("Prioritised")
+        sheet.column_dimensions["B"].width = 60
+        line = 0
+        for q in ranked:
+            p = q["prioritised"]
+            row(sheet, [f"{q['number']}. {q['text']}"], bold)
+            row(sheet, [dots_summary(p)])
+            row(sheet, ["Rank", "Note", "Dots"], bold)
+            for n in p["notes"]:
+                row(sheet, [n["rank"], prioritised_note(n), n["dots"]])
+            used, spare = 3 + len(p["notes"]), 1
+            if p["notes"]:
+                first, last = line + 4, line + 3 + len(p["notes"])
+                chart = BarChart()
+                chart.type = "bar"
+                chart.title = f"Question {q['number']}: dots"
+                chart.legend = None
+                chart.x_axis.scaling.orientation = "maxMin"  # the most dots at the top, as in the table
+                chart.add_data(Reference(sheet, min_col=3, min_row=first - 1, max_row=last), titles_from_data=True)
+                chart.set_categories(Reference(sheet, min_col=2, min_row=first, max_row=last))
+                chart.height, chart.width = 2 + 0.8 * len(p["notes"]), 14
+                sheet.add_chart(chart, f"E{line + 1}")
+                spare = max(1, int(chart.height * 2) - used)
+            for _ in range(spare):
+                sheet.append([])
+            line += used + spare
+
+    grids = [q for q in w["questions"] if q["kind"] == "trajectory"]
+    if grids:
+        from openpyxl.styles import Alignment
+
+        sheet = book.create_sheet("Trajectory")
+        sheet.column_dimensions["A"].width = 36
+        for i in range(max(len(q["horizons"]) for q in grids)):
+            sheet.column_dimensions[chr(ord("B") + i)].width = 34
+        wrap = Alignment(wrap_text=True, vertical="top")
+        for q in grids:
+            row(sheet, [f"{q['number']}. {q['text']}"], bold)
+            row(sheet, ["Question or theme", *(horizon_heading(h) for h in q["horizons"])], bold)
+            for r in q["grid"]:
+                cells = []
+                for value in [r["text"], *("\n".join("• " + milestone_text(n) for n in c) for c in r["cells"])]:
+                    cell = WriteOnlyCell(sheet, value=value)
+                    cell.data_type = "s"  # a milestone is text, never a formula
+                    cell.alignment = wrap
+                    cells.append(cell)
+                sheet.append(cells)
+            for m in q["unplaced"]:
+                row(sheet, ["Not placed on the grid", milestone_text(m)])
+            for summary in q["summaries"]:
+                row(sheet, [f"Host summary, {summary['table']}" + (f", round {summary['round']}" if summary["round"] else ""),
+                            summary["text"]])
+            sheet.append([])
 
     if w["actions"]:
         actions = book.create_sheet("Actions")

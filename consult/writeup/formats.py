@@ -2,10 +2,10 @@
 import csv
 import io
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Note, Option, Question, Vote, VoteChoice
+from ..models import Dot, Note, Option, Question, Vote, VoteChoice
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -46,6 +46,9 @@ def markdown(w):
                 out.append(f"| {_md(row['table'])} | {feedback} | {highlights} |")
             if not q["rows"]:
                 out.append("| | No notes | |")
+            out += _prioritised_markdown(q.get("prioritised"))
+        elif q["kind"] == "trajectory":
+            out += _grid_markdown(q)
         else:
             r = q["results"]
             out += ["| Answer | Count | Percent |", "|---|---:|---:|"]
@@ -69,8 +72,58 @@ def markdown(w):
     return "\n".join(out) + "\n"
 
 
+def dots_summary(p):
+    """One line about a question's dot-voting, for every write-up format."""
+    each = f"{p['per_person']} dot{'' if p['per_person'] == 1 else 's'} each"
+    placed = f"{p['placed']} dot{'' if p['placed'] == 1 else 's'} placed by {p['voters']} {'person' if p['voters'] == 1 else 'people'}"
+    return f"Dot-voting: {each} · {placed}"
+
+
+def prioritised_note(n):
+    """A ranked note as plain text: its text, how many alike were merged into it, its table."""
+    return n["text"] + (f" (and {n['merged']} alike)" if n["merged"] else "") + (f" · {n['table']}" if n["table"] else "")
+
+
+def _prioritised_markdown(p):
+    """Dot-voting on a notes question: the notes ranked by their dots."""
+    if not p:
+        return []
+    out = ["", "### Prioritised", "", _md(dots_summary(p)), ""]
+    if not p["notes"]:
+        return out + ["No dots were placed."]
+    out += ["| Rank | Note | Dots |", "|---:|---|---:|"]
+    out += [f"| {n['rank']} | {_md(prioritised_note(n))} | {n['dots']} |" for n in p["notes"]]
+    return out
+
+
+def milestone_text(n):
+    """A milestone as a grid cell lists it, as plain text."""
+    return (("★ " if n["highlight"] else "") + n["text"] + (f" (and {n['merged']} alike)" if n["merged"] else "")
+            + (" (host)" if n["host"] else ""))
+
+
+def horizon_heading(h):
+    return f"{h['name']} ({h['hint']})" if h["hint"] else h["name"]
+
+
+def _grid_markdown(q):
+    """The trajectory grid as a Markdown table: question rows against horizon columns."""
+    out = ["| Question or theme | " + " | ".join(_md(horizon_heading(h)) for h in q["horizons"]) + " |",
+           "|---|" + "---|" * len(q["horizons"])]
+    for row in q["grid"]:
+        cells = ["<br>".join("• " + _md(milestone_text(n)) for n in cell) for cell in row["cells"]]
+        out.append(f"| {_md(row['text'])} | " + " | ".join(cells) + " |")
+    out += ["", f"{q['total']} milestone{'' if q['total'] == 1 else 's'}"
+            + (" · ★ highlighted by a table host" if q["highlighted"] else "")]
+    if q["unplaced"]:
+        out += ["", "Not placed on the grid: " + "; ".join(_md(milestone_text(n)) for n in q["unplaced"])]
+    for s in q["summaries"]:
+        out += ["", f"*Host summary, {_md(s['table'])}" + (f", round {s['round']}" if s["round"] else "") + f":* {_md(s['text'])}"]
+    return out
+
+
 RAW_COLUMNS = ["kind", "question_number", "question", "answer", "table", "round", "time", "status",
-               "highlight", "merged_into", "author", "dots", "id"]
+               "highlight", "merged_into", "author", "dots", "id", "row", "horizon"]
 
 
 def raw_rows(session):
@@ -78,6 +131,8 @@ def raw_rows(session):
     tables = {t.id: t.name for t in session.tables}
     number = {q.id: i for i, q in enumerate(session.questions, 1)}
     texts = {q.id: q.text for q in session.questions}
+    rows = {r.id: r.text for q in session.questions for r in q.rows}  # a trajectory milestone's cell
+    horizons = {h.id: h.name for q in session.questions for h in q.horizons}
     options = dict(db.session.execute(
         select(Option.id, Option.text).join(Question).where(Question.session_id == session.id)
     ).all())
@@ -89,10 +144,16 @@ def raw_rows(session):
     for v in db.session.scalars(select(Vote).join(Question).where(Question.session_id == session.id).order_by(Vote.id)):
         answer = "; ".join(chosen.get(v.id, [])) if v.value is None else str(v.value)
         yield ["vote", number[v.question_id], texts[v.question_id], answer, tables.get(v.table_id, ""), v.round,
-               v.updated_at.isoformat(), "", "", "", "participant", "", v.id]
+               v.updated_at.isoformat(), "", "", "", "participant", "", v.id, "", ""]
+    # Dot-voting: the dots placed on each note itself (a merged note's count for the note it joined in the write-up).
+    dots = dict(db.session.execute(
+        select(Dot.note_id, func.count()).join(Question, Question.id == Dot.question_id)
+        .where(Question.session_id == session.id).group_by(Dot.note_id)
+    ).all())
     for n in db.session.scalars(select(Note).join(Question).where(Question.session_id == session.id).order_by(Note.id)):
         yield ["note", number[n.question_id], texts[n.question_id], n.text, tables.get(n.table_id, ""), n.round,
-               n.created_at.isoformat(), n.status, "yes" if n.highlight else "", n.merged_into_id or "", n.author, 0, n.id]
+               n.created_at.isoformat(), n.status, "yes" if n.highlight else "", n.merged_into_id or "", n.author, dots.get(n.id, 0), n.id,
+               rows.get(n.row_id, ""), horizons.get(n.horizon_id, "")]
 
 
 def csv_text(session):

@@ -1,9 +1,11 @@
 """A whole session as one JSON document, and back.
 
 The document (format "consult-session", version 1) holds the session, its tables, questions
-and options, anonymous participants (numbered, no tokens), votes, notes with their edit
-history, host summaries, priorities and actions. References between them use the numbers
-inside the document, not database ids. Importing makes a new session, with a new join code
+and options (and a trajectory grid's rows and horizons), anonymous participants (numbered, no
+tokens), votes, notes with their edit history (and a milestone's cell: row and horizon), host
+summaries, dot-voting (each question's dots each, and every dot: whose, on which note), priorities
+and actions. References between them use the numbers inside the
+document, not database ids. Importing makes a new session, with a new join code
 and new host links, that gives the same write-up.
 """
 from datetime import date, datetime
@@ -17,6 +19,8 @@ from ..models import (
     ActionLink,
     CafeSession,
     CafeTable,
+    Dot,
+    Horizon,
     HostSummary,
     Note,
     NoteEdit,
@@ -24,9 +28,12 @@ from ..models import (
     Participant,
     Priority,
     Question,
+    TrajectoryRow,
     Vote,
     VoteChoice,
+    utcnow,
 )
+from ..dots import MAX_DOTS
 from ..rules import Invalid, unique_join_code
 
 FORMAT, VERSION = "consult-session", 1
@@ -40,6 +47,9 @@ def export(session):
     tables = {t.id: i for i, t in enumerate(session.tables)}
     questions = {q.id: i for i, q in enumerate(session.questions)}
     options = {o.id: (questions[q.id], j) for q in session.questions for j, o in enumerate(q.options)}
+    # A trajectory milestone's cell, as the positions of its row and horizon in the question's lists.
+    grid_rows = {r.id: j for q in session.questions for j, r in enumerate(q.rows)}
+    grid_horizons = {h.id: j for q in session.questions for j, h in enumerate(q.horizons)}
     people = {p.id: i for i, p in enumerate(sorted(session.participants, key=lambda p: p.id))}
     qids = list(questions)
     notes = db.session.scalars(
@@ -63,7 +73,9 @@ def export(session):
             {"kind": q.kind, "text": q.text, "multiple": q.multiple, "allow_unsure": q.allow_unsure,
              "scale_min": q.scale_min, "scale_max": q.scale_max, "min_label": q.min_label, "max_label": q.max_label,
              "max_length": q.max_length, "is_open": q.is_open, "revealed": q.revealed,
-             "options": [o.text for o in q.options]}
+             "options": [o.text for o in q.options], "rows": [r.text for r in q.rows],
+             "horizons": [{"name": h.name, "hint": h.hint} for h in q.horizons],
+             "dots": q.dots, "dots_open": q.dots_open}
             for q in session.questions
         ],
         "participants": [{"table": tables.get(p.table_id)} for p in sorted(session.participants, key=lambda p: p.id)],
@@ -77,9 +89,14 @@ def export(session):
             {"question": questions[n.question_id], "participant": people.get(n.participant_id),
              "author": n.author, "text": n.text, "table": tables.get(n.table_id), "round": n.round,
              "status": n.status, "highlight": n.highlight, "merged_into": note_ref.get(n.merged_into_id),
-             "at": _when(n.created_at),
+             "at": _when(n.created_at), "row": grid_rows.get(n.row_id), "horizon": grid_horizons.get(n.horizon_id),
              "edits": [{"text": e.text, "action": e.action, "by": e.by, "at": _when(e.at)} for e in n.edits]}
             for n in notes
+        ],
+        "dots": [
+            {"question": questions[d.question_id], "note": note_ref[d.note_id], "participant": people[d.participant_id],
+             "at": _when(d.created_at)}
+            for d in db.session.scalars(select(Dot).where(Dot.question_id.in_(qids)).order_by(Dot.id))
         ],
         "summaries": [
             {"table": tables[s.table_id], "question": questions[s.question_id], "round": s.round, "text": s.text}
@@ -111,6 +128,30 @@ def _date(value):
         return date.fromisoformat(value)
     except (TypeError, ValueError):
         raise Invalid(f"Not a date: {str(value)[:40]!r}.") from None
+
+
+def _item(items, ref):
+    """The id of items[ref] (a note's grid row or horizon), None for no ref; a bad ref is damage."""
+    if ref is None:
+        return None
+    if isinstance(ref, bool) or not isinstance(ref, int) or not 0 <= ref < len(items):
+        raise IndexError(f"no row or horizon {str(ref)[:20]}")
+    return items[ref].id
+
+
+def _ref(items, ref):
+    """ref as a position in items (a dot's note or participant); a bad one is damage."""
+    if isinstance(ref, bool) or not isinstance(ref, int) or not 0 <= ref < len(items):
+        raise IndexError(f"no item {str(ref)[:20]}")
+    return ref
+
+
+def _dots_each(value):
+    """A question's dots each, from a file: 0 (dot-voting never opened) to MAX_DOTS."""
+    value = value or 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DOTS:
+        raise ValueError(f"dots each must be 0 to {MAX_DOTS}, not {str(value)[:20]}")
+    return value
 
 
 def import_session(data, owner_id):
@@ -145,8 +186,12 @@ def _import(data, owner_id):
             scale_max=int(q.get("scale_max", 5)), min_label=q.get("min_label") or "",
             max_label=q.get("max_label") or "", max_length=int(q.get("max_length") or 280),
             is_open=bool(q.get("is_open")), revealed=bool(q.get("revealed", True)),
+            dots=_dots_each(q.get("dots")), dots_open=bool(q.get("dots_open")),
         )
         question.options = [Option(text=str(t)[:200], position=j) for j, t in enumerate(q.get("options", []))]
+        question.rows = [TrajectoryRow(text=str(t)[:500], position=j) for j, t in enumerate(q.get("rows", []))]
+        question.horizons = [Horizon(name=str(h["name"])[:80], hint=str(h.get("hint") or "")[:80], position=j)
+                             for j, h in enumerate(q.get("horizons", []))]
         session.questions.append(question)
         questions.append(question)
     table = lambda ref: tables[ref] if ref is not None else None  # noqa: E731
@@ -170,6 +215,8 @@ def _import(data, owner_id):
             table_id=table(n.get("table")).id if n.get("table") is not None else None,
             round=int(n.get("round") or 0), status=n.get("status") or "visible", highlight=bool(n.get("highlight")),
             client_id=f"import-{session.join_code}-n{i}", created_at=_time(n.get("at")),
+            row_id=_item(questions[n["question"]].rows, n.get("row")),
+            horizon_id=_item(questions[n["question"]].horizons, n.get("horizon")),
         )
         note.edits = [NoteEdit(text=e["text"], action=e.get("action", "edit"), by=e.get("by", ""), at=_time(e.get("at")))
                       for e in n.get("edits", [])]
@@ -179,6 +226,10 @@ def _import(data, owner_id):
     for n, note in zip(data.get("notes", []), notes):
         if n.get("merged_into") is not None:
             note.merged_into_id = notes[n["merged_into"]].id
+    for i, d in enumerate(data.get("dots", [])):  # dot-voting: each dot on its note, by its participant
+        note = notes[_ref(notes, d["note"])]
+        db.session.add(Dot(question_id=note.question_id, note_id=note.id, participant_id=people[_ref(people, d["participant"])].id,
+                           client_id=f"import-{session.join_code}-d{i}", created_at=_time(d.get("at")) or utcnow()))
     for s_ in data.get("summaries", []):
         db.session.add(HostSummary(table_id=tables[s_["table"]].id, question_id=questions[s_["question"]].id,
                                    round=int(s_.get("round") or 0), text=s_.get("text") or ""))
