@@ -106,6 +106,8 @@ def test_read_only_share_link(app, client, ready):
     with app.app_context():
         token = db.session.get(CafeSession, ids["id"]).share_token
     assert token and len(token) >= 24
+    page = client.get(f"/sessions/{ids['id']}").text
+    assert f"/shared/{token}" in page and "Withdraw the link" in page and "Action framework" in page
     r = anonymous.get(f"/shared/{token}")
     assert r.status_code == 200 and "Full write-up of group discussions" in r.text
     assert "Skills hub &lt;b&gt;" in r.text and r.headers["Cache-Control"] == "no-store"

@@ -152,7 +152,7 @@ def share(session_id):
         replaced = session.share_token is not None
         framework.share(session)
         flash("A new read-only link is made; the old one no longer works." if replaced else "Read-only link made.")
-    return redirect(url_for("facilitator.detail", session_id=session.id) + "#write-up")
+    return redirect(url_for("facilitator.detail", session_id=session.id) + "#writeup")
 
 
 def _shared(token):
