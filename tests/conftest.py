@@ -45,6 +45,29 @@ def fast_passwords(monkeypatch):
 
 
 @pytest.fixture
+def fresh_sockets(fast_passwords):
+    """No sockets, presence or cached lists left over from another test's app (they live in modules)."""
+    from flask_socketio.test_client import SocketIOTestClient
+
+    from consult import live, shared
+    from consult.facilitator import events as facilitator_events
+    from consult.host import events as host_events
+    from consult.participant import events as phone_events
+
+    def clear():
+        live.presence = shared.Local()
+        live._dot_lists.clear()
+        phone_events._phones.clear()
+        facilitator_events._screens.clear()
+        host_events._hosts.clear()
+        SocketIOTestClient.clients.clear()
+
+    clear()
+    yield
+    clear()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

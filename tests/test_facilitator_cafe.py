@@ -5,15 +5,12 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
-from flask_socketio import SocketIOTestClient
 
 from consult import cafe as cafe_rules
-from consult import live, shared
+from consult import live
 from consult.extensions import db, socketio
-from consult.facilitator import events as facilitator_events
 from consult.host import events as host_events
 from consult.models import CafeSession, Facilitator, Note
-from consult.participant import events as phone_events
 
 from .conftest import events, join_phone, login, make_cafe, make_facilitator
 
@@ -24,18 +21,8 @@ EVIL = "<script>alert(1)</script>"
 
 
 @pytest.fixture(autouse=True)
-def fresh_socket_state(fast_passwords):
+def fresh_socket_state(fresh_sockets):
     """Cheap password hashes, and no sockets or counts left over from another test's app."""
-
-    def clear():
-        live.presence = shared.Local()
-        phone_events._phones.clear()
-        facilitator_events._screens.clear()
-        SocketIOTestClient.clients.clear()
-
-    clear()
-    yield
-    clear()
 
 
 @pytest.fixture

@@ -2,17 +2,14 @@
 import uuid
 
 import pytest
-from flask_socketio import SocketIOTestClient
 
 from consult import cafe as rules_cafe
-from consult import live, rules, shared
+from consult import rules
 from consult.app import SOCKET_ERROR
 from consult.extensions import db, socketio
-from consult.facilitator import events as facilitator_events
 from consult.host import events as host_events
 from consult.host import routes as host_routes
 from consult.models import CafeSession, CafeTable, HostSummary, Note, NoteEdit, Participant
-from consult.participant import events as phone_events
 
 from .conftest import events, join_phone, make_cafe
 
@@ -22,17 +19,8 @@ NOT_VALID = host_routes.NOT_VALID
 
 
 @pytest.fixture(autouse=True)
-def fresh_socket_state(fast_passwords):
-    def clear():
-        live.presence = shared.Local()
-        phone_events._phones.clear()
-        facilitator_events._screens.clear()
-        host_events._hosts.clear()
-        SocketIOTestClient.clients.clear()
-
-    clear()
-    yield
-    clear()
+def fresh_socket_state(fresh_sockets):
+    """Cheap password hashes, and no sockets or counts left over from another test's app."""
 
 
 def cid():

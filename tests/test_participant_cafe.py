@@ -3,14 +3,11 @@ import re
 import uuid
 
 import pytest
-from flask_socketio import SocketIOTestClient
 
 from consult import cafe as cafe_rules
-from consult import live, rules, shared
+from consult import live
 from consult.extensions import db, socketio
-from consult.facilitator import events as facilitator_events
 from consult.models import CafeSession, Note, Participant, Vote
-from consult.participant import events as phone_events
 
 from .conftest import events, join_phone, make_cafe, option_ids
 
@@ -19,16 +16,8 @@ NOT_FOUND = "That table was not found."
 
 
 @pytest.fixture(autouse=True)
-def fresh_socket_state(fast_passwords):
-    def clear():
-        live.presence = shared.Local()
-        phone_events._phones.clear()
-        facilitator_events._screens.clear()
-        SocketIOTestClient.clients.clear()
-
-    clear()
-    yield
-    clear()
+def fresh_socket_state(fresh_sockets):
+    """Cheap password hashes, and no sockets or counts left over from another test's app."""
 
 
 def cid():

@@ -3,9 +3,8 @@ import logging
 import uuid
 
 import pytest
-from flask_socketio import SocketIOTestClient
 
-from consult import live, models, rules, shared
+from consult import live, models, rules
 from consult.app import SOCKET_ERROR
 from consult.extensions import db, socketio
 from consult.facilitator import events as facilitator_events
@@ -21,18 +20,8 @@ NOT_FOUND = "That question was not found."
 
 
 @pytest.fixture(autouse=True)
-def fresh_socket_state(fast_passwords):
+def fresh_socket_state(fresh_sockets):
     """Cheap password hashes, and no sockets or counts left over from another test's app."""
-
-    def clear():
-        live.presence = shared.Local()
-        phone_events._phones.clear()
-        facilitator_events._screens.clear()
-        SocketIOTestClient.clients.clear()
-
-    clear()
-    yield
-    clear()
 
 
 def cid():

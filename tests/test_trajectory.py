@@ -9,15 +9,11 @@ import json
 import uuid
 
 import pytest
-from flask_socketio import SocketIOTestClient
 
-from consult import cafe, live, rules, shared
+from consult import cafe, live, rules
 from consult.app import SOCKET_ERROR
 from consult.extensions import db, socketio
-from consult.facilitator import events as facilitator_events
-from consult.host import events as host_events
 from consult.models import HORIZONS, CafeSession, Horizon, Note, NoteEdit, Question, TrajectoryRow
-from consult.participant import events as phone_events
 from consult.results import results
 from consult.writeup.build import writeup
 from consult.writeup.formats import RAW_COLUMNS, csv_text, markdown
@@ -33,17 +29,8 @@ GRID = {"kind": "trajectory", "text": "Where could we be, and when?", "rows": "\
 
 
 @pytest.fixture(autouse=True)
-def fresh_socket_state(fast_passwords):
-    def clear():
-        live.presence = shared.Local()
-        phone_events._phones.clear()
-        facilitator_events._screens.clear()
-        host_events._hosts.clear()
-        SocketIOTestClient.clients.clear()
-
-    clear()
-    yield
-    clear()
+def fresh_socket_state(fresh_sockets):
+    """Cheap password hashes, and no sockets or counts left over from another test's app."""
 
 
 def cid():

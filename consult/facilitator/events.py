@@ -1,4 +1,6 @@
 """Socket events of the control page and the projector (namespace /facilitator)."""
+import functools
+
 from flask import request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
@@ -53,58 +55,48 @@ def _control_session(data):
     return session, None
 
 
-@socketio.on("control", namespace=NS)
-def control(data):
+def control_event(name):
+    """A control-page event: its session checked, and a broken rule answered as an error ack."""
+    def register(handler):
+        @socketio.on(name, namespace=NS)
+        @functools.wraps(handler)
+        def answer(data):
+            session, refused = _control_session(data)
+            if refused:
+                return refused
+            try:
+                return {"ok": True, **(handler(session, data) or {})}
+            except rules.Invalid as error:
+                return {"ok": False, "error": str(error)}
+        return answer
+    return register
+
+
+@control_event("control")
+def control(session, data):
     """{action: open|close|show|reveal|hide, question_id} from the control page."""
-    session, refused = _control_session(data)
-    if refused:
-        return refused
-    try:
-        rules.control(session, data.get("action"), data.get("question_id"))
-    except rules.Invalid as error:
-        return {"ok": False, "error": str(error)}
+    rules.control(session, data.get("action"), data.get("question_id"))
     live.announce(session)
-    return {"ok": True}
 
 
-@socketio.on("round", namespace=NS)
-def round_(data):
+@control_event("round")
+def round_(session, data):
     """{action: "start", number} starts round number (the next one without it);
     {action: "show", number} shows that round on the projector (0 or null: all rounds)."""
-    session, refused = _control_session(data)
-    if refused:
-        return refused
-    try:
-        change_round(session, data.get("action"), data.get("number"))
-    except rules.Invalid as error:
-        return {"ok": False, "error": str(error)}
-    return {"ok": True}
+    change_round(session, data.get("action"), data.get("number"))
 
 
-@socketio.on("moderate", namespace=NS)
-def moderate(data):
+@control_event("moderate")
+def moderate(session, data):
     """{note_id, action: approve|hide|restore|highlight|unhighlight} from the control page."""
-    session, refused = _control_session(data)
-    if refused:
-        return refused
-    try:
-        moderate_note(session, data.get("note_id"), data.get("action"), current_user.email)
-    except rules.Invalid as error:
-        return {"ok": False, "error": str(error)}
-    return {"ok": True}
+    moderate_note(session, data.get("note_id"), data.get("action"), current_user.email)
 
 
-@socketio.on("dots", namespace=NS)
-def dots(data):
+@control_event("dots")
+def dots(session, data):
     """{question_id, action: open|close, dots: N} from the control page: dot-voting on a notes question."""
-    session, refused = _control_session(data)
-    if refused:
-        return refused
-    try:
-        question = change_dots(session, data.get("question_id"), data.get("action"), data.get("dots"))
-    except rules.Invalid as error:
-        return {"ok": False, "error": str(error)}
-    return {"ok": True, "open": question.dots_open, "dots": question.dots}
+    question = change_dots(session, data.get("question_id"), data.get("action"), data.get("dots"))
+    return {"open": question.dots_open, "dots": question.dots}
 
 
 @socketio.on("*", namespace=NS)
