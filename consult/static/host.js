@@ -27,19 +27,7 @@
 
   var STATUS = { visible: "Visible", pending: "Pending approval", held: "Held for review", hidden: "Hidden" };
 
-  function newId() {
-    var bytes = new Uint8Array(16);
-    window.crypto.getRandomValues(bytes);
-    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
-  }
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "className") node.className = attrs[k]; else node.setAttribute(k, attrs[k]);
-    });
-    if (text !== undefined && text !== null) node.textContent = text;  // never innerHTML: text is untrusted
-    return node;
-  }
+  var newId = window.consultDom.newId, el = window.consultDom.el;
   function say(message, kind) {
     clearTimeout(toastTimer);
     feedback.textContent = message || "";

@@ -28,18 +28,20 @@
   var picking = false;
   var pickingFirst = false;  // asking for the first time: no way back but a choice
 
-  function newId() {
-    var bytes = new Uint8Array(16);
-    window.crypto.getRandomValues(bytes);
-    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
-  }
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "className") node.className = attrs[k]; else node.setAttribute(k, attrs[k]);
+  var newId = window.consultDom.newId, el = window.consultDom.el;
+  // A labelled textarea for a note or milestone, counting down to the limit as people type.
+  function textField(labelText, limit) {
+    var label = el("label", { "for": "note" }, labelText);
+    var area = el("textarea", { id: "note", name: "note", rows: "4", maxlength: String(limit * 2), "aria-describedby": "count" });
+    var count = el("p", { id: "count", className: "hint" }, "Up to " + limit + " characters.");
+    area.addEventListener("input", function () {
+      var left = limit - area.value.length;
+      count.textContent = left >= 0 ? left + " characters left." : "Too long by " + (-left) + " characters.";
+      count.className = left >= 0 ? "hint" : "hint error";
     });
-    if (text !== undefined && text !== null) node.textContent = text;  // never innerHTML: text is untrusted
-    return node;
+    var field = el("div", { className: "field" });
+    field.appendChild(label); field.appendChild(area); field.appendChild(count);
+    return { field: field, area: area, count: count };
   }
   function say(message, kind) {
     feedback.textContent = message;
@@ -219,17 +221,9 @@
           form.appendChild(el("blockquote", { className: "unsent" }, keep.text));
         }
       } else {
-        var label = el("label", { "for": "note" }, "Your note");
-        var area = el("textarea", { id: "note", name: "note", rows: "4", maxlength: String(q.max_length * 2), "aria-describedby": "count" });
-        var count = el("p", { id: "count", className: "hint" }, "Up to " + q.max_length + " characters.");
-        area.addEventListener("input", function () {
-          var left = q.max_length - area.value.length;
-          count.textContent = left >= 0 ? left + " characters left." : "Too long by " + (-left) + " characters.";
-          count.className = left >= 0 ? "hint" : "hint error";
-        });
-        var field = el("div", { className: "field" });
-        field.appendChild(label); field.appendChild(area); field.appendChild(count);
-        form.appendChild(field);
+        var written = textField("Your note", q.max_length);
+        var area = written.area, count = written.count;
+        form.appendChild(written.field);
         form.appendChild(el("button", { type: "submit", className: "primary big" }, "Post note"));
         form.addEventListener("submit", function (e) {
           e.preventDefault();
@@ -403,17 +397,9 @@
       });
       place.appendChild(change);
       var write = gridStep("Step " + steps + " of " + steps + ": write your milestone", place);
-      var label = el("label", { "for": "note" }, "Your milestone");
-      var area = el("textarea", { id: "note", name: "note", rows: "4", maxlength: String(q.max_length * 2), "aria-describedby": "count" });
-      var count = el("p", { id: "count", className: "hint" }, "Up to " + q.max_length + " characters.");
-      area.addEventListener("input", function () {
-        var left = q.max_length - area.value.length;
-        count.textContent = left >= 0 ? left + " characters left." : "Too long by " + (-left) + " characters.";
-        count.className = left >= 0 ? "hint" : "hint error";
-      });
-      var field = el("div", { className: "field" });
-      field.appendChild(label); field.appendChild(area); field.appendChild(count);
-      write.appendChild(field);
+      var written = textField("Your milestone", q.max_length);
+      var area = written.area, count = written.count;
+      write.appendChild(written.field);
       write.appendChild(el("button", { type: "submit", className: "primary big" }, "Post milestone"));
       form.appendChild(write);
       form.addEventListener("submit", function (e) {

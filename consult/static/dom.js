@@ -1,0 +1,17 @@
+// Small helpers shared by the phone and host pages.
+window.consultDom = {
+  // An id made on the device: answers carry it so a retry is recognised, not counted twice.
+  newId: function () {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  },
+  el: function (tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "className") node.className = attrs[k]; else node.setAttribute(k, attrs[k]);
+    });
+    if (text !== undefined && text !== null) node.textContent = text;  // never innerHTML: text is untrusted
+    return node;
+  }
+};
