@@ -323,3 +323,29 @@ def test_projector_state_and_phone_state_carry_question_pictures(app, facilitato
         assert data["image"] == "/pictures/" + "0" * 32 + ".png"
         assert data["options"][0]["image"] == "/pictures/" + "1" * 32 + ".gif"
         assert db.session.get(Option, data["options"][1]["id"]).image is None
+
+
+def test_pictures_travel_in_the_json_export(app, client, empty):
+    """A session file carries its pictures inline, and importing it saves them again."""
+    from consult.writeup.transfer import export, import_session
+
+    r = post_question(client, empty, **choice_fields([("Bus", picture(), "A red bus", None, False),
+                                                      ("Bike", None, "", None, False)], options="Bus\nBike",
+                                                     image_file=upload(picture("GIF"), "q.gif"), image_alt="A road map"))
+    assert r.status_code == 302, text(r)
+    with app.app_context():
+        session = db.session.get(CafeSession, empty)
+        data = export(session)
+        q = data["questions"][-1]
+        assert q["picture"]["alt"] == "A road map" and q["picture"]["data"].startswith("data:image/gif;base64,")
+        assert q["option_pictures"][0]["alt"] == "A red bus" and q["option_pictures"][1] is None
+        copy = import_session(data, session.owner_id)
+        question = copy.questions[-1]
+        assert question.image != session.questions[-1].image and question.image.endswith(".gif")
+        assert question.image_alt == "A road map" and question.options[0].image_alt == "A red bus"
+        assert export(copy)["questions"][-1]["picture"] == q["picture"]
+        before = len(uploads(app))
+        broken = dict(data, questions=[dict(q, picture={"data": "data:image/png;base64,bm90IGEgcGljdHVyZQ==", "alt": "x"})])
+        with pytest.raises(rules.Invalid, match="picture"):
+            import_session(broken, session.owner_id)
+        assert len(uploads(app)) == before

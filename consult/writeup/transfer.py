@@ -75,7 +75,8 @@ def export(session):
              "max_length": q.max_length, "is_open": q.is_open, "revealed": q.revealed,
              "options": [o.text for o in q.options], "rows": [r.text for r in q.rows],
              "horizons": [{"name": h.name, "hint": h.hint} for h in q.horizons],
-             "dots": q.dots, "dots_open": q.dots_open}
+             "dots": q.dots, "dots_open": q.dots_open,
+             **_pictures(q)}
             for q in session.questions
         ],
         "participants": [{"table": tables.get(p.table_id)} for p in sorted(session.participants, key=lambda p: p.id)],
@@ -110,6 +111,51 @@ def export(session):
             for a in session.actions
         ],
     }
+
+
+def _pictures(question):
+    """A question's pictures inline (data URIs), so the one file carries the whole session."""
+    from .. import pictures
+
+    out = {}
+    if question.image:
+        out["picture"] = {"data": pictures.data_uri(question.image), "alt": question.image_alt}
+    if any(o.image for o in question.options):
+        out["option_pictures"] = [
+            {"data": pictures.data_uri(o.image), "alt": o.image_alt} if o.image else None for o in question.options
+        ]
+    return out
+
+
+def _picture(value):
+    """Save an exported picture again; returns (file name, alt text), or Invalid."""
+    import base64
+    import binascii
+
+    from .. import pictures
+
+    if not isinstance(value, dict) or not isinstance(value.get("data"), str):
+        raise Invalid("The session file is damaged or incomplete (a picture).")
+    if not value["data"]:
+        return None, ""  # the picture was missing when exported
+    head, _, body = value["data"].partition(",")
+    try:
+        data = base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise Invalid("The session file is damaged or incomplete (a picture).") from None
+    kind = pictures.sniff(data)
+    if kind is None or len(data) > pictures.MAX_BYTES or not head.startswith("data:image/"):
+        raise Invalid("The session file has a picture consult cannot show.")
+    name = pictures.Upload(data, pictures.FORMATS[kind][0]).save()
+    return name, pictures.clean_alt(value.get("alt") or "") or "Picture"
+
+
+def _load_pictures(question, q):
+    if q.get("picture"):
+        question.image, question.image_alt = _picture(q["picture"])
+    for option, value in zip(question.options, q.get("option_pictures") or []):
+        if value:
+            option.image, option.image_alt = _picture(value)
 
 
 def _time(value):
@@ -189,6 +235,7 @@ def _import(data, owner_id):
             dots=_dots_each(q.get("dots")), dots_open=bool(q.get("dots_open")),
         )
         question.options = [Option(text=str(t)[:200], position=j) for j, t in enumerate(q.get("options", []))]
+        _load_pictures(question, q)
         question.rows = [TrajectoryRow(text=str(t)[:500], position=j) for j, t in enumerate(q.get("rows", []))]
         question.horizons = [Horizon(name=str(h["name"])[:80], hint=str(h.get("hint") or "")[:80], position=j)
                              for j, h in enumerate(q.get("horizons", []))]
