@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import Action, ActionLink, Note, Priority, Question
-from .rules import Invalid, as_id
+from .rules import Invalid, as_id, move_in
 from .writeup.formats import safe_cell
 
 STRENGTHS = ("X", "O")
@@ -109,14 +109,7 @@ def delete_action(session, action):
 
 
 def move_action(session, action, step):
-    actions = list(session.actions)
-    i = actions.index(action)
-    j = i + step
-    if 0 <= j < len(actions):
-        actions[i], actions[j] = actions[j], actions[i]
-        for n, a in enumerate(actions):
-            a.position = n
-        db.session.commit()
+    move_in(session.actions, action, step)
 
 
 def highlights(session):

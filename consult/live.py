@@ -111,22 +111,31 @@ def phone_state(participant):
     }
 
 
-def screen_state(session, view):
-    """What the control page (everything) or the projector (respecting 'reveal') shows."""
-    joined = db.session.scalar(select(func.count(Participant.id)).filter_by(session_id=session.id))
+def _screen_common(session):
+    """What both screens show, and the current results: worked out once per push, not per view."""
     current = session.current_question
     state = {
         "session_id": session.id,
-        "joined": joined,
+        "joined": db.session.scalar(select(func.count(Participant.id)).filter_by(session_id=session.id)),
         "connected": presence.connected(session.id),
         "current": question_data(current),
         "revealed": bool(current and current.revealed),
+        "round": session.current_round,
+        "shown_round": session.shown_round,
+        "tables": tables_data(session),
     }
-    state["round"] = session.current_round
-    state["shown_round"] = session.shown_round
-    state["tables"] = tables_data(session)
-    if current is not None:
-        result = results(current, session.shown_round)
+    return state, results(current, session.shown_round) if current is not None else None
+
+
+def screen_state(session, view, common=None):
+    """What the control page (everything) or the projector (respecting 'reveal') shows.
+
+    common: _screen_common(session), when the caller pushes both views at once.
+    """
+    base, result = common or _screen_common(session)
+    state = dict(base)
+    current = session.current_question
+    if result is not None:
         state["results"] = result if (view == "control" or current.revealed) else hidden(result)
     if view == "control":
         from .cafe import review_queue, seated
@@ -201,8 +210,10 @@ def flush_session(session_id):
     session = db.session.get(CafeSession, session_id)
     if session is None:
         return
+    common = _screen_common(session)
     for view in ("control", "projector"):
-        socketio.emit("state", screen_state(session, view), to=screen_room(session_id, view), namespace=FACILITATOR_NS)
+        state = screen_state(session, view, common)
+        socketio.emit("state", state, to=screen_room(session_id, view), namespace=FACILITATOR_NS)
     push_dots(session)
 
 

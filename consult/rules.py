@@ -589,15 +589,20 @@ def _set_grid(question, rows, horizons):
     question.horizons.sort(key=lambda h: h.position)
 
 
-def move_question(question, step):
-    questions = list(question.session.questions)
-    i = questions.index(question)
+def move_in(items, item, step):
+    """Move item one place up (step -1) or down (+1) among items, numbering their positions again."""
+    items = list(items)
+    i = items.index(item)
     j = i + step
-    if 0 <= j < len(questions):
-        questions[i], questions[j] = questions[j], questions[i]
-        for n, q in enumerate(questions):
-            q.position = n
+    if 0 <= j < len(items):
+        items[i], items[j] = items[j], items[i]
+        for n, each in enumerate(items):
+            each.position = n
         db.session.commit()
+
+
+def move_question(question, step):
+    move_in(question.session.questions, question, step)
 
 
 def duplicate_session(session):

@@ -51,7 +51,9 @@ def writeup(session):
     }
 
 
-def _notes(question, tables, order):
+def _shown(question):
+    """The notes a write-up shows (visible, not merged into another), oldest first, and how
+    many notes were merged into each: {note id: count}."""
     notes = db.session.scalars(
         select(Note).filter_by(question_id=question.id).where(Note.status == "visible", Note.merged_into_id.is_(None))
         .order_by(Note.id)
@@ -60,6 +62,11 @@ def _notes(question, tables, order):
         select(Note.merged_into_id, func.count()).filter_by(question_id=question.id)
         .where(Note.merged_into_id.is_not(None)).group_by(Note.merged_into_id)
     ).all())
+    return notes, merged
+
+
+def _notes(question, tables, order):
+    notes, merged = _shown(question)
     summaries = defaultdict(list)
     for s in db.session.scalars(select(HostSummary).filter_by(question_id=question.id).order_by(HostSummary.round)):
         if s.text:
@@ -106,14 +113,7 @@ def _grid(question, tables, order):
     grid: [{text, cells: [[milestone, ...] per horizon]}]; a milestone is {text, merged, host,
     highlight, table, round}, oldest first. As for notes: visible ones only, a merged one shown once.
     """
-    notes = db.session.scalars(
-        select(Note).filter_by(question_id=question.id).where(Note.status == "visible", Note.merged_into_id.is_(None))
-        .order_by(Note.id)
-    ).all()
-    merged = dict(db.session.execute(
-        select(Note.merged_into_id, func.count()).filter_by(question_id=question.id)
-        .where(Note.merged_into_id.is_not(None)).group_by(Note.merged_into_id)
-    ).all())
+    notes, merged = _shown(question)
     cells = defaultdict(list)
     for n in notes:
         cells[(n.row_id, n.horizon_id)].append({
