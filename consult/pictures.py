@@ -138,7 +138,7 @@ def url(name):
 
 
 def data_uri(name):
-    """The picture inline, for write-ups that must not depend on a server (HTML, PDF); "" if it is gone."""
+    """The picture inline, for write-ups that must not depend on a server (HTML, Markdown); "" if it is gone."""
     if not name or not NAME.match(name):
         return ""
     try:

@@ -137,3 +137,12 @@ def join_phone(app, code):
 
 def events(sock, name, namespace):
     return [e["args"][0] for e in sock.get_received(namespace) if e["name"] == name]
+
+
+def pdf_text(data):
+    """The text of a PDF, read with pypdf, in one line: what a reader copying it would get."""
+    import io
+
+    from pypdf import PdfReader
+
+    return " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(data)).pages)

@@ -294,6 +294,8 @@ LAYOUT_PROBLEMS = """() => {
 
 
 def assert_fits(page, width=320):
+    # A page that has just been posted may be in the DOM before its stylesheet applies.
+    page.wait_for_load_state("load")
     found = page.evaluate(LAYOUT_PROBLEMS)
     assert found["width"] <= width
     assert found["problems"] == [], f"{page.url}:\n" + "\n".join(found["problems"])

@@ -285,13 +285,31 @@ def test_pictures_show_with_escaped_alt_text_everywhere(app, client, empty):
     assert state["question"]["image_alt"] == NASTY and state["question"]["options"][0]["image_alt"] == NASTY
 
 
-def test_pdf_write_up_carries_the_picture(app, client, empty):
-    pypdf = pytest.importorskip("pypdf")
-    post_question(client, empty, image_file=upload(picture("PNG", size=(40, 30))), image_alt="A red square")
-    r = client.get(f"/sessions/{empty}/write-up.pdf")
-    assert r.status_code == 200 and r.mimetype == "application/pdf"
-    images = [img for page in pypdf.PdfReader(io.BytesIO(r.data)).pages for img in page.images]
-    assert images
+def test_every_write_up_document_carries_the_pictures_with_their_alt_text(app, client, empty):
+    """PDF, Word and Markdown have the question's and the option's pictures, read back."""
+    import docx
+    from docx.enum.shape import WD_INLINE_SHAPE
+    from pypdf import PdfReader
+
+    r = post_question(client, empty, **choice_fields([("Bus", picture("WEBP", size=(30, 20)), NASTY, None, False)]),
+                      image_file=upload(picture("PNG", size=(40, 30))), image_alt="A red square")
+    assert r.status_code == 302, text(r)
+
+    pdf = client.get(f"/sessions/{empty}/write-up.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    images = [img for page in PdfReader(io.BytesIO(pdf.data)).pages for img in page.images]
+    assert len(images) == 2
+
+    word = docx.Document(io.BytesIO(client.get(f"/sessions/{empty}/write-up.docx").data))
+    pictures = [s for s in word.inline_shapes if s.type == WD_INLINE_SHAPE.PICTURE]
+    assert [s._inline.docPr.get("descr") for s in pictures] == ["A red square", NASTY]
+    kinds = {p.content_type for p in word.part.package.parts if p.partname.startswith("/word/media/")}
+    assert kinds == {"image/png"}, "WebP, which Word cannot show, goes in as PNG"
+    assert any(p.text == "Bus" for p in word.paragraphs)
+
+    md = text(client.get(f"/sessions/{empty}/write-up.md"))
+    assert "![A red square](data:image/png;base64," in md
+    assert "(data:image/webp;base64," in md and "<script>" not in md
 
 
 def test_a_picture_left_over_when_the_file_is_gone_does_not_break_pages(app, client, empty):
@@ -299,7 +317,8 @@ def test_a_picture_left_over_when_the_file_is_gone_does_not_break_pages(app, cli
     q = only_question(app, empty)
     os.remove(os.path.join(app.instance_path, "uploads", q["image"]))
     assert client.get(f"/pictures/{q['image']}").status_code == 404
-    assert client.get(f"/sessions/{empty}/write-up.html").status_code == 200
+    for fmt in ("html", "md", "docx", "pdf"):
+        assert client.get(f"/sessions/{empty}/write-up.{fmt}").status_code == 200, fmt
 
 
 def test_projector_state_and_phone_state_carry_question_pictures(app, facilitator, client):

@@ -20,7 +20,7 @@ from consult.writeup.formats import RAW_COLUMNS, csv_text, markdown
 from consult.writeup.routes import render
 from consult.writeup.transfer import export, import_session
 
-from .conftest import events, join_phone, make_cafe
+from .conftest import events, join_phone, make_cafe, pdf_text
 
 PHONE, HOST, SCREEN = "/phone", "/host", "/facilitator"
 ROWS = ["More local jobs", "Skills for young people", "Affordable homes"]
@@ -610,7 +610,6 @@ def test_html_markdown_and_csv_show_the_grid(app, written):
 def test_word_excel_and_pdf_read_back(app, written):
     import docx
     import openpyxl
-    from pdfminer.high_level import extract_text
 
     session, n = written
     with app.test_request_context():
@@ -641,7 +640,7 @@ def test_word_excel_and_pdf_read_back(app, written):
     hub = next(r for r in raw if r[RAW_COLUMNS.index("id")] == n["hub"])
     assert hub[-2:] == ("Skills for young people", "Sustaining")
 
-    flat = " ".join(extract_text(io.BytesIO(pdf_bytes)).split())
+    flat = pdf_text(pdf_bytes)
     for expected in ("Question or theme", "Exploring", "~ 12 months", "Systems change", "Job fair in the library",
                      "Skills hub | open", "ગુજરાતી", "Housing forum", "Housing needs a long view"):
         assert expected in flat, expected

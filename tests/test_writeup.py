@@ -6,6 +6,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from lxml import etree
 
 from consult import cafe, rules
 from consult.extensions import db
@@ -15,7 +16,7 @@ from consult.writeup.formats import csv_text, markdown, safe_cell
 from consult.writeup.routes import render
 from consult.writeup.transfer import export, import_session
 
-from .conftest import make_cafe
+from .conftest import make_cafe, pdf_text
 
 NASTY = "<script>alert(1)</script>"
 
@@ -215,7 +216,6 @@ def test_pdf_word_and_excel_read_back(app, full):
     """Each document format, opened with a real reader: the content is there and right."""
     import docx
     import openpyxl
-    from pdfminer.high_level import extract_text
     from pypdf import PdfReader
 
     session, n = full
@@ -224,7 +224,7 @@ def test_pdf_word_and_excel_read_back(app, full):
 
     pdf = PdfReader(io.BytesIO(pdf_bytes))
     assert pdf.pages[0].mediabox.width == pytest.approx(595, abs=1)  # A4
-    flat = " ".join(extract_text(io.BytesIO(pdf_bytes)).split())
+    flat = pdf_text(pdf_bytes)
     for expected in ("Full write-up of group discussions", "Feedback (group)", "Highlights (host)", "More local jobs",
                      "Jobs came up first", "Action framework", "Set up a skills hub", "Page 1 of", NASTY, "żółć",
                      "ગુજરાતી ભાષા", "🙂"):
@@ -245,6 +245,24 @@ def test_pdf_word_and_excel_read_back(app, full):
     assert [c.text for c in actions.rows[1].cells] == ["Employment", "Local", "Set up a skills hub", "1.1", "Council",
                                                        "O", "X", "Hub open by June"]
     assert document.sections[0].header.paragraphs[0].text == "Leicester café £ “2026”"
+    # A native, editable bar chart per vote question, its numbers in an embedded workbook.
+    from docx.enum.shape import WD_INLINE_SHAPE
+    charts = [s for s in document.inline_shapes if s.type == WD_INLINE_SHAPE.CHART]
+    assert len(charts) == 4  # choice, yes/no, scale, multiple choice
+    assert charts[0]._inline.docPr.get("descr") == "Bar chart: Question 1. Red: 2 (50.0%); Green: 2 (50.0%); Blue: 0 (0.0%)"
+    rid = charts[0]._inline.xpath(".//c:chart/@r:id")[0]
+    part = document.part.related_parts[rid]
+    assert part.content_type == "application/vnd.openxmlformats-officedocument.drawingml.chart+xml"
+    xml = part.blob.decode()
+    ns = {"c": "http://schemas.openxmlformats.org/drawingml/2006/chart"}
+    space = etree.fromstring(part.blob)
+    assert space.xpath("//c:barChart/c:barDir/@val", namespaces=ns) == ["bar"]
+    assert space.xpath("//c:cat//c:pt/c:v/text()", namespaces=ns) == ["Red (50.0%)", "Green (50.0%)", "Blue (0.0%)"]
+    assert space.xpath("//c:val//c:pt/c:v/text()", namespaces=ns) == ["2", "2", "0"]
+    assert "<c:showVal val=\"1\"/>" in xml
+    book = openpyxl.load_workbook(io.BytesIO(part.related_parts[space.xpath("//c:externalData/@r:id", namespaces={
+        **ns, "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"})[0]].blob))
+    assert [c.value for c in book.active["B"]][1:] == [2, 2, 0]
 
     book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes))
     assert book.sheetnames[:3] == ["Raw data", "Results", "Notes"] and "Actions" in book.sheetnames
@@ -271,3 +289,24 @@ def test_pdf_download_is_printed_in_a_child_process(app, client, full, monkeypat
     r = client.get(f"/sessions/{session.id}/write-up.pdf")
     assert r.status_code == 200 and r.data.startswith(b"%PDF") and r.mimetype == "application/pdf"
     assert calls and "export" in calls[0] and "pdf" in calls[0]
+
+
+def test_pdf_shows_any_text_as_written(app, facilitator):
+    """Typst markup, code and odd runs from participants are typeset as plain text, never run."""
+    ids = make_cafe(app, facilitator, title="#set page(width: 1cm) $x$ *bold*")
+    texts = ['#panic("boom") and #read("/etc/passwd")', "*not bold* _nor emph_ `raw` $x^2$ @ref <label>",
+             "// not a comment", "\\ back \\\\ slashes ] [ } {", "W" * 50]
+    with app.app_context():
+        session = db.session.get(CafeSession, ids["id"])
+        notes_q = db.session.get(Question, ids["questions"][1])
+        voter = rules.Voter(rules.join(session).id, session.id, None)
+        for i, text in enumerate(texts):
+            rules.post_note(voter, {"question_id": notes_q.id, "client_id": f"n-odd-{i:04d}", "text": text})
+        with app.test_request_context():
+            pdf_bytes = render(session, "pdf")
+    flat = pdf_text(pdf_bytes).replace("\u200b", "")
+    assert flat.startswith("#set page(width: 1cm) $x$ *bold*")
+    for text in texts[:4]:
+        assert text in flat, text
+    # A run too long for its column breaks across lines instead of running off the page.
+    assert "W" * 50 not in flat and flat.replace(" ", "").count("W" * 50) == 1

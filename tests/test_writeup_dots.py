@@ -15,7 +15,7 @@ from consult.writeup.formats import csv_text, markdown
 from consult.writeup.routes import render
 from consult.writeup.transfer import export, import_session
 
-from .conftest import make_cafe
+from .conftest import make_cafe, pdf_text
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -108,13 +108,12 @@ def test_csv_has_each_notes_own_dots(voted):
 def test_pdf_word_and_excel_read_back(app, voted):
     import docx
     import openpyxl
-    from pdfminer.high_level import extract_text
 
     session, _, n = voted
     with app.test_request_context():
         pdf_bytes, docx_bytes, xlsx_bytes = (render(session, f) for f in ("pdf", "docx", "xlsx"))
 
-    flat = " ".join(extract_text(io.BytesIO(pdf_bytes)).split())
+    flat = pdf_text(pdf_bytes)
     assert "Prioritised" in flat and "7 dots placed by 4 people" in flat
     assert flat.index("More local jobs (and 1 alike)") < flat.index("Buses after 6pm · Ash") < flat.index("Parks & <gardens> · Ash")
 

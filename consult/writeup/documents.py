@@ -1,22 +1,185 @@
-"""Write-up formats made with document libraries: PDF (WeasyPrint), Word (python-docx), Excel (openpyxl)."""
+"""Write-up formats made with document libraries: PDF (Typst), Word (python-docx), Excel (openpyxl)."""
 import io
+import json
+import os
+import re
+import zlib
 
-from flask import render_template
-
+from ..pictures import NAME, upload_dir
 from .build import writeup
 from .formats import RAW_COLUMNS, dots_summary, horizon_heading, milestone_text, prioritised_note, raw_rows
 
 
 def pdf(session):
-    """The HTML write-up printed to A4, with the title and date in the running header and page numbers."""
-    import weasyprint  # imported here: it loads Pango, which only PDF needs
+    """The write-up typeset on A4 by Typst (report.typ), with the title and date in the running
+    header and page numbers. Typst lays out a café of 10,000 notes in seconds."""
+    import typst  # imported here: only PDF needs it
 
-    html = render_template("writeup/report.html", w=writeup(session), pdf=True)
-    return weasyprint.HTML(string=html).write_pdf()
+    w = writeup(session)
+    folder = upload_dir()
+    data = {
+        **w,
+        "heading": _title(w),
+        "facts": _facts(w),
+        "date": w["date"].isoformat() if w["date"] else None,
+        # Only pictures that are there: a missing file must not fail the whole write-up.
+        "pictures": sorted(_pictures(w, folder)),
+        "questions": [_typst_question(q) for q in w["questions"]],
+        "actions": [{**a, "number": str(a["number"] or "")} for a in w["actions"]],
+    }
+    os.makedirs(folder, exist_ok=True)
+    return _copyable(typst.compile(TEMPLATE.encode(), root=folder, format="pdf",
+                                   sys_inputs={"data": json.dumps(data, ensure_ascii=False, default=str)}))
+
+
+def _copyable(pdf):
+    """The PDF with every glyph in its fonts' text maps, so Gujarati and other shaped scripts copy,
+    search and read aloud right.
+
+    Typst maps a cluster's text to its first glyph and leaves the cluster's other glyphs out of
+    the ToUnicode map (typst/typst#4225); readers then show them as stray characters. The missing
+    glyphs are mapped to no text, in an incremental update: the original bytes are kept as they
+    are, and only the changed maps are added at the end.
+    """
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(pdf))
+    maps = {}
+    # Typst writes font dictionaries as plain objects: finding their maps in the bytes is far
+    # quicker than walking a long document's pages.
+    for number in {int(n) for n in re.findall(rb"/ToUnicode (\d+) 0 R", pdf)}:
+        maps[number] = reader.get_object(number).get_data().decode("latin-1")
+    fixed = {}
+    for number, cmap in maps.items():
+        mapped = {int(code, 16) for code in re.findall(r"^<([0-9A-Fa-f]{4})>\s*<", cmap, re.M)}
+        missing = [code for code in range(1, max(mapped, default=0)) if code not in mapped]
+        if missing:
+            blocks = "".join(f"{len(chunk)} beginbfchar\n" + "".join(f"<{c:04X}> <>\n" for c in chunk) + "endbfchar\n"
+                             for chunk in (missing[i:i + 100] for i in range(0, len(missing), 100)))
+            fixed[number] = cmap.replace("endcmap", blocks + "endcmap", 1).encode("latin-1")
+    previous = re.search(rb"startxref\s+(\d+)\s+%%EOF\s*$", pdf)
+    if not fixed or not previous:
+        return pdf
+    out = bytearray(pdf if pdf.endswith(b"\n") else pdf + b"\n")
+    offsets = {}
+    for number, data in sorted(fixed.items()):
+        body = zlib.compress(data)
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n<</Length %d/Filter/FlateDecode>>\nstream\n%s\nendstream\nendobj\n" % (number, len(body), body)
+    xref = len(out)
+    out += b"xref\n0 1\n0000000000 65535 f \n" + b"".join(b"%d 1\n%010d 00000 n \n" % item for item in offsets.items())
+    trailer = reader.trailer
+    entries = [f"/Size {trailer['/Size']}", f"/Root {trailer.raw_get('/Root').idnum} 0 R"]
+    if "/Info" in trailer:
+        entries.append(f"/Info {trailer.raw_get('/Info').idnum} 0 R")
+    if "/ID" in trailer:
+        entries.append("/ID[" + "".join(f"<{bytes(getattr(part, 'original_bytes', part)).hex()}>" for part in trailer["/ID"]) + "]")
+    out += f"trailer\n<<{''.join(entries)}/Prev {int(previous.group(1))}>>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+TEMPLATE = open(os.path.join(os.path.dirname(__file__), "report.typ"), encoding="utf-8").read()
+
+
+def _pictures(w, folder):
+    names = {q["image"] for q in w["questions"]} | {o["image"] for q in w["questions"] for o in q["option_pictures"]}
+    return {n for n in names if n and NAME.match(n) and os.path.isfile(os.path.join(folder, n))}
+
+
+def _typst_question(q):
+    q = dict(q)
+    if q.get("prioritised"):
+        q["prioritised"] = {**q["prioritised"], "summary": dots_summary(q["prioritised"])}
+    return q
+
+
+def _facts(w):
+    facts = [w["venue"], f"{w['joined']} participants", f"{len(w['tables'])} tables" if w["tables"] else "",
+             f"{w['rounds']} rounds" if w["rounds"] else ""]
+    return " · ".join(f for f in facts if f)
 
 
 def _title(w):
     return w["title"] + (f", {w['date'].strftime('%-d %B %Y')}" if w["date"] else "")
+
+
+def _word_chart(doc, title, bars):
+    """A native Word bar chart: a DrawingML chart part, as Word itself writes one, with its
+    numbers in an embedded workbook so "Edit Data" works. python-docx has no chart API; the
+    chart XML comes from python-pptx, whose charts are the same DrawingML."""
+    from docx.opc.constants import CONTENT_TYPE as CT, RELATIONSHIP_TYPE as RT
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part, XmlPart
+    from docx.oxml import parse_xml
+    from pptx.chart.chart import Chart
+    from pptx.chart.data import CategoryChartData
+    from pptx.enum.chart import XL_CHART_TYPE, XL_LABEL_POSITION
+    from pptx.dml.color import RGBColor
+    from pptx.oxml import parse_xml as parse_chart
+    from pptx.util import Pt
+
+    data = CategoryChartData(number_format="0")
+    data.categories = [f"{b['text']} ({b['percent']}%)" for b in bars]
+    data.add_series("Count", [b["count"] for b in bars])
+    space = parse_chart(data.xml_bytes(XL_CHART_TYPE.BAR_CLUSTERED))
+    chart = Chart(space, None)
+    chart.has_legend = False
+    chart.has_title = True
+    chart.chart_title.text_frame.text = title
+    chart.font.size = Pt(10)
+    chart.category_axis.reverse_order = True  # first answer on top, as in the table below it
+    chart.value_axis.has_major_gridlines = False
+    chart.value_axis.visible = False  # each bar is labelled with its count
+    plot = chart.plots[0]
+    plot.gap_width = 60
+    fill = plot.series[0].format.fill
+    fill.solid()
+    fill.fore_color.rgb = RGBColor(0x0B, 0x5C, 0xAD)
+    plot.has_data_labels = True
+    plot.data_labels.show_value = True
+    plot.data_labels.position = XL_LABEL_POSITION.OUTSIDE_END
+
+    package = doc.part.package
+    part = XmlPart(package.next_partname("/word/charts/chart%d.xml"), CT.DML_CHART, space, package)
+    book = Part(package.next_partname("/word/embeddings/Microsoft_Excel_Sheet%d.xlsx"), CT.SML_SHEET,
+                data.xlsx_blob, package)
+    space.get_or_add_externalData().rId = part.relate_to(book, RT.PACKAGE)
+    rid = doc.part.relate_to(part, RT.CHART)
+    shape = doc.part.next_id
+    width, height = 5_760_000, 540_000 + 380_000 * len(bars)  # EMU: 16 cm wide, a bar 1 cm tall
+    run = doc.add_paragraph().add_run()
+    run._r.append(parse_xml(
+        '<w:drawing xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+        ' xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"'
+        ' xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"'
+        ' xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart"'
+        ' xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        f'<wp:inline distT="0" distB="0" distL="0" distR="0"><wp:extent cx="{width}" cy="{height}"/>'
+        '<wp:effectExtent l="0" t="0" r="0" b="0"/>'
+        f'<wp:docPr id="{shape}" name="Chart {shape}"/><wp:cNvGraphicFramePr/>'
+        '<a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/chart">'
+        f'<c:chart r:id="{rid}"/></a:graphicData></a:graphic></wp:inline></w:drawing>'
+    ))
+    # Alt text for screen readers, set as an attribute so no participant's text is parsed as XML.
+    run._r.xpath(".//wp:docPr")[0].set("descr", f"Bar chart: {title}. "
+                                       + "; ".join(f"{b['text']}: {b['count']} ({b['percent']}%)" for b in bars))
+
+
+def _word_picture(doc, name, alt, width):
+    """A question's or option's picture with its alt text; WebP, which Word cannot show, as PNG."""
+    from docx.shared import Cm
+    from PIL import Image
+
+    path = os.path.join(upload_dir(), name or "")
+    if not name or not NAME.match(name) or not os.path.isfile(path):
+        return
+    if name.endswith(".webp"):
+        out = io.BytesIO()
+        with Image.open(path) as image:
+            image.save(out, "PNG")
+        path = out
+    doc.add_picture(path, width=Cm(width))
+    doc.inline_shapes[-1]._inline.docPr.set("descr", alt or "")
 
 
 def docx(session):
@@ -40,9 +203,7 @@ def docx(session):
 
     doc.add_heading(_title(w), level=0)
     doc.add_paragraph().add_run("Full write-up of group discussions").bold = True
-    facts = [w["venue"], f"{w['joined']} participants", f"{len(w['tables'])} tables" if w["tables"] else "",
-             f"{w['rounds']} rounds" if w["rounds"] else ""]
-    doc.add_paragraph(" · ".join(f for f in facts if f))
+    doc.add_paragraph(_facts(w))
     if w["description"]:
         doc.add_paragraph(w["description"])
 
@@ -63,6 +224,10 @@ def docx(session):
 
     for q in w["questions"]:
         doc.add_heading(f"{q['number']}. {q['text']}", level=1)
+        _word_picture(doc, q["image"], q["image_alt"], 8)
+        for o in q["option_pictures"]:
+            _word_picture(doc, o["image"], o["alt"], 3.5)
+            doc.add_paragraph(o["text"])
         if q["kind"] == "notes":
             def feedback(row):
                 def fill(cell):
@@ -120,8 +285,9 @@ def docx(session):
                 p.add_run(s["text"])
         else:
             r = q["results"]
-            table(["Answer", "Count", "Percent", ""],
-                  [[b["text"], b["count"], f"{b['percent']}%", "█" * round(b["percent"] / 5)] for b in r["bars"]])
+            if r["bars"]:
+                _word_chart(doc, f"Question {q['number']}", r["bars"])
+            table(["Answer", "Count", "Percent"], [[b["text"], b["count"], f"{b['percent']}%"] for b in r["bars"]])
             doc.add_paragraph(f"{r['total']} answered" + (f" · average {r['mean']}" if r.get("mean") is not None else ""))
     if w["actions"]:
         doc.add_heading("Action framework", level=1)

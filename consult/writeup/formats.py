@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Dot, Note, Option, Question, Vote, VoteChoice
+from ..pictures import data_uri
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -34,6 +35,7 @@ def markdown(w):
     out += [" · ".join(f for f in facts if f), ""]
     for q in w["questions"]:
         out += [f"## {q['number']}. {_md(q['text'])}", ""]
+        out += _pictures_markdown(q)
         if q["kind"] == "notes":
             out += ["| Question | Feedback (group) | Highlights (host) |", "|---|---|---|"]
             for row in q["rows"]:
@@ -70,6 +72,17 @@ def markdown(w):
         out += ["", "| Table | Seated | Notes | Votes |", "|---|---:|---:|---:|"]
         out += [f"| {_md(t['table'])} | {t['seated']} | {t['notes']} | {t['votes']} |" for t in w["participation"]["per_table"]]
     return "\n".join(out) + "\n"
+
+
+def _pictures_markdown(q):
+    """The question's and options' pictures, inline as data: URLs so the file stands alone."""
+    out = []
+    for name, alt, caption in [(q["image"], q["image_alt"], ""),
+                               *((o["image"], o["alt"], o["text"]) for o in q["option_pictures"])]:
+        src = data_uri(name)
+        if src:
+            out += [f"![{_md(alt)}]({src})" + (f" {_md(caption)}" if caption else ""), ""]
+    return out
 
 
 def dots_summary(p):

@@ -60,8 +60,8 @@ def download(session_id, fmt):
 
 
 def _pdf_in_child(session):
-    """Print the PDF in a child process: laying out a large café takes WeasyPrint many seconds,
-    and in the server process that would stall every phone's live connection meanwhile."""
+    """Print the PDF in a child process: laying out a large café takes Typst seconds of native
+    code, and in the server process that would stall every phone's live connection meanwhile."""
     app = current_app._get_current_object()
     env = {**os.environ, "CONSULT_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
            "CONSULT_INSTANCE_PATH": app.instance_path, "CONSULT_ASYNC_MODE": "threading"}
