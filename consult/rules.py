@@ -35,11 +35,14 @@ MAX_ID = 2**31 - 1
 
 
 class Voter(NamedTuple):
-    """Who is answering: a participant id, their session and table, without a database row."""
+    """Who is answering: a participant id and their session, without a database row.
+
+    Their table is not here: it is read when an answer is recorded, so a move made through
+    another server process (or by the facilitator removing a table) counts at once.
+    """
 
     id: int
     session_id: int
-    table_id: int | None = None
 
 
 class Invalid(Exception):
@@ -270,6 +273,14 @@ def _known(model, round_, out):
     return fresh
 
 
+def _seats(checked):
+    """{participant id: table id} of the people answering, as the database has it now."""
+    people = {c.who.id for c in checked}
+    if not people:
+        return {}
+    return dict(db.session.execute(select(Participant.id, Participant.table_id).where(Participant.id.in_(people))).all())
+
+
 def record_votes(items):
     """Record or change the votes in items, [(who, payload)], in the open transaction.
 
@@ -283,7 +294,7 @@ def record_votes(items):
             checked.append(_check_vote(i, who, payload, questions))
         except Invalid as error:
             out[i] = error
-    now = utcnow()
+    now, seats = utcnow(), _seats(checked)
     for round_ in _rounds(checked, key=lambda c: (c.question_id, c.who.id)):
         fresh = _known(Vote, round_, out)
         if not fresh:
@@ -304,7 +315,7 @@ def record_votes(items):
             db.session.execute(
                 update(Vote),
                 [{"id": ids[c.client_id], "client_id": c.client_id, "value": c.value, "updated_at": now,
-                  "table_id": c.who.table_id, "round": c.round} for c in changes],
+                  "table_id": seats.get(c.who.id), "round": c.round} for c in changes],
             )
             db.session.execute(delete(VoteChoice).where(VoteChoice.vote_id.in_([ids[c.client_id] for c in changes])))
         if new:
@@ -312,7 +323,7 @@ def record_votes(items):
                 insert(Vote).returning(Vote.client_id, Vote.id),
                 [{"question_id": c.question_id, "participant_id": c.who.id, "client_id": c.client_id,
                   "value": c.value, "created_at": now, "updated_at": now,
-                  "table_id": c.who.table_id, "round": c.round} for c in new],
+                  "table_id": seats.get(c.who.id), "round": c.round} for c in new],
             ).all()
             ids.update(dict(made))
         choices = [{"vote_id": ids[c.client_id], "option_id": o} for c in fresh for o in c.chosen]
@@ -334,14 +345,14 @@ def record_notes(items):
             checked.append(_check_note(i, who, payload, questions))
         except Invalid as error:
             out[i] = error
-    now = utcnow()
+    now, seats = utcnow(), _seats(checked)
     for round_ in _rounds(checked, key=lambda c: None):
         fresh = _known(Note, round_, out)
         if fresh:
             made = db.session.execute(
                 insert(Note).returning(Note.client_id, Note.id),
                 [{"question_id": c.question_id, "participant_id": c.who.id, "client_id": c.client_id,
-                  "text": c.text, "created_at": now, "table_id": c.who.table_id, "round": c.round,
+                  "text": c.text, "created_at": now, "table_id": seats.get(c.who.id), "round": c.round,
                   "status": c.status, "row_id": c.row_id, "horizon_id": c.horizon_id} for c in fresh],
             ).all()
             ids = dict(made)

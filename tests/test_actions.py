@@ -20,7 +20,7 @@ def ready(app, client, facilitator):
         notes_q = db.session.get(Question, ids["questions"][1])
         p = rules.join(session)
         cafe.choose_table(p, session.tables[0].id)
-        note_id, _ = rules.post_note(rules.Voter(p.id, session.id, session.tables[0].id),
+        note_id, _ = rules.post_note(rules.Voter(p.id, session.id),
                                      {"question_id": notes_q.id, "client_id": "n-0000001", "text": "Skills hub <b>"})
         cafe.highlight(db.session.get(rules.Note, note_id), True)
     return ids, note_id

@@ -4,7 +4,7 @@ import pytest
 from consult import cafe as rules_cafe
 from consult import rules
 from consult.extensions import db
-from consult.models import CafeSession, CafeTable, HostSummary, Note, NoteEdit, Question, Vote
+from consult.models import CafeSession, CafeTable, HostSummary, Note, NoteEdit, Participant, Question, Vote
 from consult.results import results
 
 
@@ -19,7 +19,7 @@ def ctx(app, facilitator, cafe):
 def seat(session, table):
     p = rules.join(session)
     rules_cafe.choose_table(p, table.id)
-    return rules.Voter(p.id, session.id, table.id)
+    return rules.Voter(p.id, session.id)
 
 
 def test_table_names():
@@ -53,7 +53,8 @@ def test_answers_record_table_and_round(ctx):
     assert rules_cafe.start_round(session) == 1
     rules.post_note(who, {"question_id": qs[1].id, "client_id": "n-0000001", "text": "round one"})
     rules_cafe.start_round(session)
-    moved = who._replace(table_id=t2.id)
+    rules_cafe.choose_table(db.session.get(Participant, who.id), t2.id)
+    moved = who
     rules.post_note(moved, {"question_id": qs[1].id, "client_id": "n-0000002", "text": "round two"})
     rules.cast_vote(moved, {"question_id": qs[0].id, "client_id": "v-0000002", "choices": [qs[0].options[1].id]})
     vote = db.session.query(Vote).one()

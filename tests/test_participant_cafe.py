@@ -231,6 +231,31 @@ def test_every_socket_of_the_phone_moves(app, cafe, tables):
         assert db.session.get(Note, ack["id"]).table_id == tables[2]
 
 
+
+def test_a_move_made_elsewhere_counts_at_once(app, client, facilitator, cafe, tables):
+    """The table is read from the database with each answer: a move made through another server
+    process, or a table the facilitator removed, counts for the next note on this socket."""
+    http, phone = join_phone(app, cafe["code"])
+    table(phone, {"table_id": tables[0]})
+    with app.app_context():  # as another process would: straight to the database
+        participant = db.session.query(Participant).one()
+        cafe_rules.choose_table(participant, tables[2])
+    moved = phone.emit("note", {"question_id": cafe["questions"][1], "client_id": cid(), "text": "moved"},
+                       namespace=PHONE, callback=True)
+    # The facilitator takes away the (still empty) first and second tables... and the third.
+    with app.app_context():
+        assert db.session.get(Note, moved["id"]).table_id == tables[2]
+        db.session.delete(db.session.get(Note, moved["id"]))
+        db.session.commit()
+    r = client.post(f"/sessions/{cafe['id']}/tables", data={"tables": ""})
+    assert r.status_code == 302
+    unseated = phone.emit("note", {"question_id": cafe["questions"][1], "client_id": cid(), "text": "no table"},
+                          namespace=PHONE, callback=True)
+    assert unseated["ok"], unseated
+    with app.app_context():
+        assert db.session.get(Note, unseated["id"]).table_id is None
+
+
 # -- the plain POST route ------------------------------------------------------------------------
 
 def test_table_route_json(app, cafe, tables, other):

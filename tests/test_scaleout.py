@@ -106,6 +106,19 @@ def test_phones_on_one_process_projector_on_another(pair):
         ok(control.call("control", {"action": "open", "question_id": notes_q}))
         for phone in phones:
             phone.wait_for("question", lambda q: q and q["id"] == notes_q)
+        # The facilitator on b sets up 3 tables; phone 0 sits at the third in another tab, served
+        # by b: its socket on a answers for the new table at once.
+        page = facilitator.get(f"{b.url}/sessions/{session_id}", timeout=WAIT).text
+        form = re.search(r'<form method="post" action="/sessions/%d/tables".*?</form>' % session_id, page, re.S).group(0)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        saved = facilitator.post(f"{b.url}/sessions/{session_id}/tables", data={"csrf_token": csrf, "tables": "3"},
+                                 timeout=WAIT)
+        assert "Saved: 3 tables." in saved.text
+        tab = Peer("phone0-tab", b.url, "/phone", {"code": code}, phones[0].cookie)
+        peers.append(tab)
+        table_id = tab.connect().wait_for("state")["tables"][2]["id"]
+        assert ok(tab.call("table", {"table_id": table_id}))["table_id"] == table_id
+        tab.close()
         mark = projector.mark()
         for i, phone in enumerate(phones[:3]):
             ok(phone.call("note", {"question_id": notes_q, "client_id": new_client_id(), "text": f"Note {i} <b>"}))
@@ -128,6 +141,8 @@ def test_phones_on_one_process_projector_on_another(pair):
         votes = conn.execute(text("SELECT count(*), count(DISTINCT participant_id) FROM vote WHERE question_id = :q"),
                              {"q": yesno_q}).one()
         notes = conn.execute(text("SELECT count(*), count(DISTINCT client_id) FROM note")).one()
+        moved = conn.execute(text("SELECT table_id FROM note WHERE text = 'Note 0 <b>'")).scalar()
     engine.dispose()
     assert tuple(votes) == (PHONES, PHONES)
     assert tuple(notes) == (3, 3)
+    assert moved == table_id

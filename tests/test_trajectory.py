@@ -182,7 +182,7 @@ def test_a_milestone_goes_in_its_cell_with_table_round_and_moderation(app, world
     p = rules.join(session)
     cafe.choose_table(p, oak)
     cafe.start_round(session)
-    who = rules.Voter(p.id, session.id, oak)
+    who = rules.Voter(p.id, session.id)
     jobs, skills, homes = world["rows"]
     exploring, emerging, sustaining, systems = world["horizons"]
     note_id, created = rules.post_note(who, {"question_id": world["grid_q"], "client_id": "m-000001", "text": " Job fair ",
@@ -530,7 +530,7 @@ def written(app, world):
     def person(table):
         p = rules.join(session)
         cafe.choose_table(p, table.id)
-        return rules.Voter(p.id, session.id, table.id)
+        return rules.Voter(p.id, session.id)
 
     a, b = person(oak), person(ash)
 

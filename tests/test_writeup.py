@@ -1,9 +1,11 @@
 """Write-ups in every format so far (HTML, Markdown, CSV, JSON), read back and checked."""
+import base64
 import csv
 import io
 import json
 import re
 from html.parser import HTMLParser
+from xml.etree import ElementTree
 
 import pytest
 from lxml import etree
@@ -35,7 +37,7 @@ def full(app, facilitator):
         def person(table):
             p = rules.join(session)
             cafe.choose_table(p, table.id)
-            return rules.Voter(p.id, session.id, table.id)
+            return rules.Voter(p.id, session.id)
 
         people = [person(t) for t in (oak, oak, ash, elm)]
         cafe.start_round(session)
@@ -135,6 +137,12 @@ def test_markdown(full):
             tables.append(widths)
             widths = []
     assert len(tables) == 8 and all(len(set(t)) == 1 for t in tables), tables  # no row breaks its table
+    # Each vote question's bar chart, as an SVG image inside the file: valid XML, the answers escaped.
+    charts = re.findall(r"!\[Bar chart of the answers to question (\d+)\]\(data:image/svg\+xml;base64,([^)]+)\)", md)
+    assert [number for number, _ in charts] == ["1", "3", "4", "5"]
+    svg = ElementTree.fromstring(base64.b64decode(charts[0][1]))
+    labels = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert labels == ["Red", "2 · 50.0%", "Green", "2 · 50.0%", "Blue", "0 · 0.0%"]
 
 
 def test_csv_has_every_answer_and_no_formulas(full):
@@ -299,7 +307,7 @@ def test_pdf_shows_any_text_as_written(app, facilitator):
     with app.app_context():
         session = db.session.get(CafeSession, ids["id"])
         notes_q = db.session.get(Question, ids["questions"][1])
-        voter = rules.Voter(rules.join(session).id, session.id, None)
+        voter = rules.Voter(rules.join(session).id, session.id)
         for i, text in enumerate(texts):
             rules.post_note(voter, {"question_id": notes_q.id, "client_id": f"n-odd-{i:04d}", "text": text})
         with app.test_request_context():

@@ -37,7 +37,7 @@ def voted(app, facilitator):
         def person(table):
             p = rules.join(session)
             cafe.choose_table(p, table.id)
-            return rules.Voter(p.id, session.id, table.id)
+            return rules.Voter(p.id, session.id)
 
         people = [person(t) for t in (oak, oak, ash, ash)]
         n = {}

@@ -7,8 +7,7 @@ from .. import cafe, live, pictures, rules, starters
 from ..extensions import db
 from ..forms import ModerationForm, NewSessionForm, QuestionForm, SessionForm, TablesForm
 from ..host import events as host_events
-from ..models import KINDS, CafeSession, Participant, Question
-from ..participant import events as phone_events
+from ..models import KINDS, CafeSession, Question
 from ..urls import base_url, join_url, qr_svg
 from . import bp
 
@@ -267,16 +266,10 @@ def tables(session_id):
     if form.validate_on_submit():
         try:
             names = cafe.table_names(form.tables.data)
-            # Whoever sits at a table that goes (only one without answers can) then sits at none.
-            going = [t.id for t in session.tables[len(names):]]
-            unseated = db.session.scalars(select(Participant.id).where(Participant.table_id.in_(going))).all()
             cafe.set_tables(session, names)
         except rules.Invalid as error:
             form.tables.errors = [str(error)]
         else:
-            reseat = getattr(phone_events, "reseat", None)  # the phone side's: its open sockets forget the table
-            for participant_id in unseated if reseat else ():
-                reseat(participant_id, None)
             live.announce_tables(session)
             count = len(session.tables)
             flash(f"Saved: {count} table{'' if count == 1 else 's'}." if count else "Saved: no tables.")

@@ -7,10 +7,10 @@ from ..cafe import choose_table
 from ..batch import writer
 from ..extensions import db, socketio
 from ..models import Participant
-from .routes import add_dot, note_status, participant_or_none, take_back_dot
+from .routes import add_dot, participant_or_none, recorded_note, take_back_dot
 
 NS = live.PHONE_NS
-_phones = {}  # sid -> rules.Voter: who answers on this socket, at which table
+_phones = {}  # sid -> rules.Voter: who answers on this socket
 
 
 @socketio.on("connect", namespace=NS)
@@ -25,7 +25,7 @@ def connect(auth):
     join_room(live.participant_room(participant.id))  # news of this phone's own notes (approved, hidden)
     # No connection-state recovery in Socket.IO: every (re)connect gets the whole picture.
     socketio.emit("state", live.phone_state(participant), to=request.sid, namespace=NS)
-    _phones[request.sid] = rules.Voter(participant.id, cafe.id, participant.table_id)
+    _phones[request.sid] = rules.Voter(participant.id, cafe.id)
     live.presence.joined(cafe.id, request.sid)
     live.touch(cafe.id)
 
@@ -53,9 +53,7 @@ def _answer(record, data):
         return {"ok": False, "error": str(error)}
     live.touch(who.session_id)
     if record == "record_notes":
-        if changed:
-            live.table_changed(who.table_id, data["question_id"])
-        return {"ok": True, "id": item_id, "status": note_status(item_id)}
+        return recorded_note(item_id, changed)
     return {"ok": True, "id": item_id}
 
 
@@ -104,16 +102,8 @@ def table(data):
         table_id = choose_table(participant, table_id)
     except rules.Invalid as error:
         return {"ok": False, "error": str(error)}
-    reseat(participant.id, table_id)
     live.touch(participant.session_id)
     return {"ok": True, "table_id": table_id}
-
-
-def reseat(participant_id, table_id):
-    """Every socket of this phone (in this process) answers for its new table from now on."""
-    for sid, who in list(_phones.items()):
-        if who.id == participant_id:
-            _phones[sid] = who._replace(table_id=table_id)
 
 
 @socketio.on("state", namespace=NS)

@@ -102,20 +102,23 @@ def _answer(code, record):
         return jsonify(ok=False, error="Open the join link again to take part."), 403
     try:
         payload = request.get_json(silent=True)
-        item_id, changed = writer.submit(record, rules.Voter(participant.id, cafe.id, participant.table_id), payload)
+        item_id, changed = writer.submit(record, rules.Voter(participant.id, cafe.id), payload)
     except rules.Invalid as error:
         return jsonify(ok=False, error=str(error)), 400
     live.touch(cafe.id)
     if record == "record_notes":
-        if changed:
-            live.table_changed(participant.table_id, payload["question_id"])
-        return jsonify(ok=True, id=item_id, status=note_status(item_id))
+        return jsonify(recorded_note(item_id, changed))
     return jsonify(ok=True, id=item_id)
 
 
-def note_status(note_id):
-    """visible, pending, held or hidden: the phone tells its owner whether the note shows yet."""
-    return db.session.scalar(select(Note.status).filter_by(id=note_id))
+def recorded_note(note_id, created):
+    """The ack of a note: {ok, id, status}. The status (visible, pending, held or hidden) lets the
+    phone tell its owner whether the note shows yet; a new note's table host hears of it."""
+    status, table_id, question_id = db.session.execute(
+        select(Note.status, Note.table_id, Note.question_id).filter_by(id=note_id)).one()
+    if created:
+        live.table_changed(table_id, question_id)
+    return {"ok": True, "id": note_id, "status": status}
 
 
 @bp.route("/j/<code>/vote", methods=["POST"])
@@ -168,7 +171,7 @@ def _dot_request(code, handle):
         return jsonify(ok=False, error="There is no session with that code."), 404
     if participant is None:
         return jsonify(ok=False, error="Open the join link again to take part."), 403
-    ack = handle(rules.Voter(participant.id, cafe.id, participant.table_id), request.get_json(silent=True))
+    ack = handle(rules.Voter(participant.id, cafe.id), request.get_json(silent=True))
     return jsonify(ack), 200 if ack["ok"] else 400
 
 
@@ -219,9 +222,6 @@ def table(code):
 
 
 def _seated(cafe, participant, table_id):
-    from .events import reseat
-
-    reseat(participant.id, table_id)  # this phone's open sockets answer for the new table too
     remember_no_table(cafe.join_code, table_id is None)
     live.touch(cafe.id)  # the control page counts who sits where
 

@@ -108,7 +108,6 @@ def _word_chart(doc, title, bars):
     numbers in an embedded workbook so "Edit Data" works. python-docx has no chart API; the
     chart XML comes from python-pptx, whose charts are the same DrawingML."""
     from docx.opc.constants import CONTENT_TYPE as CT, RELATIONSHIP_TYPE as RT
-    from docx.opc.packuri import PackURI
     from docx.opc.part import Part, XmlPart
     from docx.oxml import parse_xml
     from pptx.chart.chart import Chart

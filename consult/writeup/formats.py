@@ -1,7 +1,9 @@
-"""Write-up formats that need no more than the standard library: Markdown and CSV."""
+"""Write-up formats written as plain text: Markdown and CSV."""
+import base64
 import csv
 import io
 
+from flask import render_template
 from sqlalchemy import func, select
 
 from ..extensions import db
@@ -53,6 +55,9 @@ def markdown(w):
             out += _grid_markdown(q)
         else:
             r = q["results"]
+            chart = render_template("writeup/chart.svg", r=r, number=q["number"])
+            out += [f"![Bar chart of the answers to question {q['number']}]"
+                    f"(data:image/svg+xml;base64,{base64.b64encode(chart.encode()).decode('ascii')})", ""]
             out += ["| Answer | Count | Percent |", "|---|---:|---:|"]
             out += [f"| {_md(b['text'])} | {b['count']} | {b['percent']}% |" for b in r["bars"]]
             out += ["", f"{r['total']} answered" + (f" · average {r['mean']}" if r.get("mean") is not None else "")]
