@@ -2,6 +2,7 @@
 import os
 
 from flask import Flask, current_app, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import ConnectionRefusedError
 
 from . import config
@@ -10,10 +11,26 @@ from .extensions import csrf, db, login, migrate, socketio
 MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, not decoded again for every Socket.IO event.
+
+    Flask-SocketIO runs each event in a request context built from the socket's first request,
+    and swaps that context's session for the socket's own copy (saved at its first event) as
+    soon as it is pushed. Decoding and verifying the cookie anew each time was wasted, and it
+    was a third of the server's work per vote in a burst (measured with py-spy).
+    """
+
+    def open_session(self, app, request):
+        if "saved_session" in request.environ:
+            return self.session_class()  # replaced by the socket's own session before any use
+        return super().open_session(app, request)
+
+
 def create_app(overrides=None):
     app = Flask(__name__, instance_path=config.instance_path(), instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, overrides)
+    app.session_interface = SessionInterface()
 
     if app.config["CONSULT_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -626,3 +626,27 @@ def test_exception_while_connecting_refuses_the_connection(app, cafe, monkeypatc
     monkeypatch.undo()
     sock = socketio.test_client(app, namespace=PHONE, flask_test_client=http, auth={"code": cafe["code"]})
     assert sock.is_connected(PHONE)
+
+
+def test_socket_events_do_not_decode_the_session_cookie_again(app, facilitator, client, monkeypatch):
+    """The cookie is read once, when the socket connects: each later event uses the socket's own
+    copy of the session (Flask-SocketIO's), so decoding it again per vote was wasted work."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    cafe = make_cafe(app, facilitator)
+    choice = cafe["questions"][0]
+    opened = []
+    decode = SecureCookieSessionInterface.open_session
+    monkeypatch.setattr(SecureCookieSessionInterface, "open_session",
+                        lambda self, app_, request: opened.append(request.path) or decode(self, app_, request))
+    http, phone = join_phone(app, cafe["code"])
+    at_connect = len(opened)
+    red, green, _ = option_ids(app, choice)
+    for pick in (red, green, red):
+        assert vote(phone, {"question_id": choice, "client_id": cid(), "choices": [pick]})["ok"]
+    assert len(opened) == at_connect
+    # A signed-in facilitator's screen still knows who is signed in, event after event.
+    control = screen(app, client, cafe["id"])
+    for action in ("open", "close"):
+        ack = control.emit("control", {"action": action, "question_id": choice}, namespace="/facilitator", callback=True)
+        assert ack["ok"], ack
