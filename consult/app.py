@@ -39,6 +39,17 @@ def create_app(overrides=None):
         n = app.config["CONSULT_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
+    # The blueprints' socket handlers are declared when their modules are first imported. Before
+    # socketio.init_app, Flask-SocketIO keeps them and gives them to every app's server; after
+    # it, they would go to that first server only, and a second app in this process (tests, a
+    # CLI command) would refuse phones on a namespace it never heard of.
+    from .auth import bp as auth_bp
+    from .facilitator import bp as facilitator_bp
+    from .host import bp as host_bp
+    from .writeup import bp as writeup_bp
+    from .participant import bp as participant_bp
+    from .pictures import bp as pictures_bp
+
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     csrf.init_app(app)
@@ -66,13 +77,6 @@ def create_app(overrides=None):
     @login.user_loader
     def load_user(user_id):
         return db.session.get(models.Facilitator, int(user_id)) if user_id.isdigit() else None
-
-    from .auth import bp as auth_bp
-    from .facilitator import bp as facilitator_bp
-    from .host import bp as host_bp
-    from .writeup import bp as writeup_bp
-    from .participant import bp as participant_bp
-    from .pictures import bp as pictures_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(facilitator_bp)

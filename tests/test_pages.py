@@ -1,4 +1,5 @@
 """Every page and JSON endpoint through Flask's test client: who may see what, forms, and bad input."""
+import os
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -940,3 +941,23 @@ def test_odd_methods_and_paths(client, cafe):
     assert client.get("/sessions/abc").status_code == 404
     assert client.get("/sessions/-1").status_code == 404
     assert client.get("/nowhere").status_code == 404
+
+
+def test_a_second_app_in_the_same_process_serves_every_socket_namespace(tmp_path):
+    """Handlers declared on import reach every app's Socket.IO server, not only the first one's
+    (tests and CLI commands make more than one app in a process). A fresh interpreter, so the
+    import order is the application's own."""
+    import subprocess
+    import sys
+
+    script = (
+        "from consult import create_app\n"
+        "from consult.extensions import socketio\n"
+        "for _ in range(2):\n"
+        "    create_app({'CONSULT_ASYNC_MODE': 'threading'})\n"
+        "    print(sorted(socketio.server.handlers))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "CONSULT_INSTANCE_PATH": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["['/facilitator', '/host', '/phone']"] * 2

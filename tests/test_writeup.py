@@ -318,3 +318,13 @@ def test_pdf_shows_any_text_as_written(app, facilitator):
         assert text in flat, text
     # A run too long for its column breaks across lines instead of running off the page.
     assert "W" * 50 not in flat and flat.replace(" ", "").count("W" * 50) == 1
+
+
+def test_text_map_gaps_are_found_in_single_codes_and_ranges():
+    """The PDF's text maps are completed only where a glyph has no text: single codes and ranges count as mapped."""
+    from consult.writeup.typeset import unmapped
+
+    cmap = ("2 beginbfchar\n<0001> <0A970AC1>\n<0003> <0A9C>\nendbfchar\n"
+            "1 beginbfrange\n<0005> <0007> <0041>\nendbfrange\n1 beginbfchar\n<000A> <0020>\nendbfchar\nendcmap")
+    assert unmapped(cmap) == [2, 4, 8, 9]
+    assert unmapped("endcmap") == []

@@ -180,3 +180,15 @@ def _action(action, priorities):
         "lead": action.lead, "outcome": action.outcome,
         "links": [strength.get(p.id, "") for p in priorities],
     }
+
+
+def facts(w):
+    """The title page's line of facts: venue · participants · tables · rounds."""
+    parts = [w["venue"], f"{w['joined']} participants", f"{len(w['tables'])} tables" if w["tables"] else "",
+             f"{w['rounds']} rounds" if w["rounds"] else ""]
+    return " · ".join(p for p in parts if p)
+
+
+def heading(w):
+    """The title page's heading and the running header: "<Session title>, <date>"."""
+    return w["title"] + (f", {w['date'].strftime('%-d %B %Y')}" if w["date"] else "")

@@ -13,7 +13,7 @@ from .. import framework, rules
 from ..extensions import db
 from ..models import CafeSession
 from ..facilitator.routes import own_session
-from . import bp, documents
+from . import bp, documents, typeset
 from .build import writeup
 from .formats import csv_text, markdown
 from .transfer import export
@@ -27,7 +27,7 @@ FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "json": "application/json",
 }
-BINARY = {"pdf": documents.pdf, "docx": documents.docx, "xlsx": documents.xlsx}
+BINARY = {"pdf": typeset.pdf, "docx": documents.docx, "xlsx": documents.xlsx}
 
 
 def render(session, fmt):
