@@ -238,6 +238,10 @@ def test_pdf_word_and_excel_read_back(app, full):
                      "ગુજરાતી ભાષા", "🙂"):
         assert expected in flat, expected
     assert len(pdf.pages) > 1 and flat.count("Leicester café £ “2026”") >= len(pdf.pages)  # the running header
+    # A title page, as the paper write-ups have: the questions start on page 2.
+    first, second = (" ".join(page.extract_text().split()) for page in pdf.pages[:2])
+    assert first.startswith("Leicester café £ “2026” Full write-up of group discussions 4 participants")
+    assert "Pick one" not in first and "1. Pick one" in second
     assert "Rude remark" not in flat
 
     document = docx.Document(io.BytesIO(docx_bytes))
@@ -253,6 +257,9 @@ def test_pdf_word_and_excel_read_back(app, full):
     assert [c.text for c in actions.rows[1].cells] == ["Employment", "Local", "Set up a skills hub", "1.1", "Council",
                                                        "O", "X", "Hub open by June"]
     assert document.sections[0].header.paragraphs[0].text == "Leicester café £ “2026”"
+    breaks = [i for i, p in enumerate(document.paragraphs) if 'w:type="page"' in p._p.xml]
+    first_question = next(i for i, p in enumerate(document.paragraphs) if p.text == "1. Pick one")
+    assert breaks and breaks[0] < first_question  # the title page
     # A native, editable bar chart per vote question, its numbers in an embedded workbook.
     from docx.enum.shape import WD_INLINE_SHAPE
     charts = [s for s in document.inline_shapes if s.type == WD_INLINE_SHAPE.CHART]

@@ -109,6 +109,7 @@ def docx(session):
     doc.add_paragraph(facts(w))
     if w["description"]:
         doc.add_paragraph(w["description"])
+    doc.add_page_break()  # a title page, as the paper write-ups have
 
     def table(headers, rows):
         t = doc.add_table(rows=1, cols=len(headers))
