@@ -137,12 +137,22 @@ def url(name):
     return f"{bp.url_prefix}/{name}"
 
 
+def stored(name):
+    """The file of a picture consult stored under name, or None: a name of another shape, or a
+    picture whose file is gone (write-ups then go on without it)."""
+    if not name or not NAME.match(name):
+        return None
+    path = os.path.join(upload_dir(), name)
+    return path if os.path.isfile(path) else None
+
+
 def data_uri(name):
     """The picture inline, for write-ups that must not depend on a server (HTML, Markdown); "" if it is gone."""
-    if not name or not NAME.match(name):
+    path = stored(name)
+    if path is None:
         return ""
     try:
-        with open(os.path.join(upload_dir(), name), "rb") as f:
+        with open(path, "rb") as f:
             data = f.read()
     except OSError:
         return ""

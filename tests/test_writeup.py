@@ -119,6 +119,11 @@ def test_html_is_escaped_self_contained_and_complete(app, full):
         assert expected in text, expected
     assert "Rude remark" not in text
     assert "svg" in parser.tags and "rect" in parser.tags and "script" not in parser.tags
+    # The contents link to every question and section, all in this page.
+    links = re.findall(r'<a href="#([\w-]+)">([^<]*)</a>', html)
+    assert links[:2] == [("q1", "Pick one"), ("q2", "What does success look like?")]
+    assert links[-2:] == [("actions", "Action framework"), ("participation", "Participation")]
+    assert all(f'id="{target}"' in html for target, _ in links)
 
 
 def test_markdown(full):
@@ -238,10 +243,12 @@ def test_pdf_word_and_excel_read_back(app, full):
                      "ગુજરાતી ભાષા", "🙂"):
         assert expected in flat, expected
     assert len(pdf.pages) > 1 and flat.count("Leicester café £ “2026”") >= len(pdf.pages)  # the running header
-    # A title page, as the paper write-ups have: the questions start on page 2.
+    # A title page, as the paper write-ups have, with the contents: the questions start on page 2.
     first, second = (" ".join(page.extract_text().split()) for page in pdf.pages[:2])
     assert first.startswith("Leicester café £ “2026” Full write-up of group discussions 4 participants")
-    assert "Pick one" not in first and "1. Pick one" in second
+    assert re.search(r"Contents 1\. Pick one \.*\s*2 2\. What does success look like\?", first), first
+    assert "Answer Count Percent" not in first and "1. Pick one" in second and "Answer Count Percent" in second
+    assert re.search(r"Action framework \.*\s*\d+ Participation \.*\s*\d+", first), first
     assert "Rude remark" not in flat
 
     document = docx.Document(io.BytesIO(docx_bytes))

@@ -36,7 +36,7 @@ def writeup(session):
         else:
             item["results"] = results(q)
         questions.append(item)
-    return {
+    w = {
         "title": session.title,
         "date": session.date,
         "venue": session.venue,
@@ -49,6 +49,13 @@ def writeup(session):
         "priorities": [{"code": p.code, "name": p.name} for p in session.priorities],
         "actions": [_action(a, session.priorities) for a in session.actions],
     }
+    # The title page's lines, the same in every format: "<Session title>, <date>" (also the
+    # running header) and venue · participants · tables · rounds.
+    w["heading"] = w["title"] + (f", {w['date'].strftime('%-d %B %Y')}" if w["date"] else "")
+    w["facts"] = " · ".join(part for part in (
+        w["venue"], f"{joined} participants", f"{len(w['tables'])} tables" if w["tables"] else "",
+        f"{rounds} rounds" if rounds else "") if part)
+    return w
 
 
 def _shown(question):
@@ -95,7 +102,8 @@ def _notes(question, tables, order):
 def _prioritised(question, tables, merged):
     """Dot-voting on a notes question: the notes that got dots, most first; None if it never opened.
 
-    {per_person, placed, voters, notes: [{rank, text, dots, table, merged}]}. A dot on a note merged
+    {per_person, placed, voters, notes: [{rank, text, dots, table, merged}], summary: one line for
+    every format}. A dot on a note merged
     into another counts for the note it joined; dots on hidden notes do not count (consult/dots.py).
     """
     if not question.dots:
@@ -104,7 +112,10 @@ def _prioritised(question, tables, merged):
     notes = [{"rank": n["rank"], "text": n["text"], "dots": n["dots"], "merged": merged.get(n["id"], 0),
               "table": tables.get(n["table_id"], NO_TABLE) if tables else ""}
              for n in ranking["ranked"] if n["dots"]]
-    return {"per_person": question.dots, "placed": ranking["placed"], "voters": ranking["voters"], "notes": notes}
+    each, placed, voters = question.dots, ranking["placed"], ranking["voters"]
+    summary = (f"Dot-voting: {each} dot{'' if each == 1 else 's'} each · {placed} dot{'' if placed == 1 else 's'} "
+               f"placed by {voters} {'person' if voters == 1 else 'people'}")
+    return {"per_person": each, "placed": placed, "voters": voters, "notes": notes, "summary": summary}
 
 
 def _grid(question, tables, order):
@@ -181,14 +192,3 @@ def _action(action, priorities):
         "links": [strength.get(p.id, "") for p in priorities],
     }
 
-
-def facts(w):
-    """The title page's line of facts: venue · participants · tables · rounds."""
-    parts = [w["venue"], f"{w['joined']} participants", f"{len(w['tables'])} tables" if w["tables"] else "",
-             f"{w['rounds']} rounds" if w["rounds"] else ""]
-    return " · ".join(p for p in parts if p)
-
-
-def heading(w):
-    """The title page's heading and the running header: "<Session title>, <date>"."""
-    return w["title"] + (f", {w['date'].strftime('%-d %B %Y')}" if w["date"] else "")

@@ -1,10 +1,9 @@
 """Write-up documents for editing: Word (python-docx) and Excel (openpyxl)."""
 import io
-import os
 
-from ..pictures import NAME, upload_dir
-from .build import facts, heading, writeup
-from .formats import RAW_COLUMNS, dots_summary, horizon_heading, milestone_text, prioritised_note, raw_rows
+from ..pictures import stored
+from .build import writeup
+from .formats import RAW_COLUMNS, horizon_heading, milestone_text, prioritised_note, raw_rows
 
 
 def _word_chart(doc, title, bars):
@@ -73,8 +72,8 @@ def _word_picture(doc, name, alt, width):
     from docx.shared import Cm
     from PIL import Image
 
-    path = os.path.join(upload_dir(), name or "")
-    if not name or not NAME.match(name) or not os.path.isfile(path):
+    path = stored(name)
+    if path is None:
         return
     if name.endswith(".webp"):
         out = io.BytesIO()
@@ -96,7 +95,7 @@ def docx(session):
     w = writeup(session)
     doc = Document()
     section = doc.sections[0]
-    section.header.paragraphs[0].text = heading(w)
+    section.header.paragraphs[0].text = w["heading"]
     footer = section.footer.paragraphs[0]
     footer.alignment = WD_ALIGN_PARAGRAPH.RIGHT
     footer.add_run("Page ")
@@ -104,9 +103,9 @@ def docx(session):
     field.set(qn("w:instr"), "PAGE")
     footer._p.append(field)
 
-    doc.add_heading(heading(w), level=0)
+    doc.add_heading(w["heading"], level=0)
     doc.add_paragraph().add_run("Full write-up of group discussions").bold = True
-    doc.add_paragraph(facts(w))
+    doc.add_paragraph(w["facts"])
     if w["description"]:
         doc.add_paragraph(w["description"])
     doc.add_page_break()  # a title page, as the paper write-ups have
@@ -160,7 +159,7 @@ def docx(session):
             p = q.get("prioritised")
             if p:  # dot-voting: the notes ranked by their dots
                 doc.add_heading("Prioritised", level=2)
-                doc.add_paragraph(dots_summary(p))
+                doc.add_paragraph(p["summary"])
                 if p["notes"]:
                     most = p["notes"][0]["dots"]
                     table(["Rank", "Note", "Dots", ""],
@@ -289,7 +288,7 @@ def xlsx(session):
         for q in ranked:
             p = q["prioritised"]
             row(sheet, [f"{q['number']}. {q['text']}"], bold)
-            row(sheet, [dots_summary(p)])
+            row(sheet, [p["summary"]])
             row(sheet, ["Rank", "Note", "Dots"], bold)
             for n in p["notes"]:
                 row(sheet, [n["rank"], prioritised_note(n), n["dots"]])

@@ -90,13 +90,6 @@ def _pictures_markdown(q):
     return out
 
 
-def dots_summary(p):
-    """One line about a question's dot-voting, for every write-up format."""
-    each = f"{p['per_person']} dot{'' if p['per_person'] == 1 else 's'} each"
-    placed = f"{p['placed']} dot{'' if p['placed'] == 1 else 's'} placed by {p['voters']} {'person' if p['voters'] == 1 else 'people'}"
-    return f"Dot-voting: {each} · {placed}"
-
-
 def prioritised_note(n):
     """A ranked note as plain text: its text, how many alike were merged into it, its table."""
     return n["text"] + (f" (and {n['merged']} alike)" if n["merged"] else "") + (f" · {n['table']}" if n["table"] else "")
@@ -106,7 +99,7 @@ def _prioritised_markdown(p):
     """Dot-voting on a notes question: the notes ranked by their dots."""
     if not p:
         return []
-    out = ["", "### Prioritised", "", _md(dots_summary(p)), ""]
+    out = ["", "### Prioritised", "", _md(p["summary"]), ""]
     if not p["notes"]:
         return out + ["No dots were placed."]
     out += ["| Rank | Note | Dots |", "|---:|---|---:|"]

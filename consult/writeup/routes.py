@@ -59,7 +59,7 @@ def download(session_id, fmt):
     return _file(session, fmt)
 
 
-def _pdf_in_child(session):
+def pdf_in_child(session):
     """Print the PDF in a child process: laying out a large café takes Typst seconds of native
     code, and in the server process that would stall every phone's live connection meanwhile."""
     app = current_app._get_current_object()
@@ -79,7 +79,7 @@ def _pdf_in_child(session):
 
 
 def _file(session, fmt):
-    body = _pdf_in_child(session) if fmt == "pdf" else render(session, fmt)
+    body = pdf_in_child(session) if fmt == "pdf" else render(session, fmt)
     disposition = "inline" if fmt == "html" else "attachment"
     return Response(body, mimetype=FORMATS[fmt],
                     headers={"Content-Disposition": f'{disposition}; filename="{filename(session, fmt)}"'})

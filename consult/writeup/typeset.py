@@ -5,9 +5,8 @@ import os
 import re
 import zlib
 
-from ..pictures import NAME, upload_dir
-from .build import facts, heading, writeup
-from .formats import dots_summary
+from ..pictures import stored, upload_dir
+from .build import writeup
 
 
 def pdf(session):
@@ -19,16 +18,13 @@ def pdf(session):
     folder = upload_dir()
     data = {
         **w,
-        "heading": heading(w),
-        "facts": facts(w),
-        "date": w["date"].isoformat() if w["date"] else None,
         # Only pictures that are there: a missing file must not fail the whole write-up.
-        "pictures": sorted(_pictures(w, folder)),
-        "questions": [_typst_question(q) for q in w["questions"]],
+        "pictures": sorted(_pictures(w)),
         "actions": [{**a, "number": str(a["number"] or "")} for a in w["actions"]],
     }
     os.makedirs(folder, exist_ok=True)
     return _copyable(typst.compile(TEMPLATE.encode(), root=folder, format="pdf",
+                                   # default=str: the date, which the template does not read, as text
                                    sys_inputs={"data": json.dumps(data, ensure_ascii=False, default=str)}))
 
 
@@ -91,13 +87,7 @@ def unmapped(cmap):
 TEMPLATE = open(os.path.join(os.path.dirname(__file__), "report.typ"), encoding="utf-8").read()
 
 
-def _pictures(w, folder):
+def _pictures(w):
     names = {q["image"] for q in w["questions"]} | {o["image"] for q in w["questions"] for o in q["option_pictures"]}
-    return {n for n in names if n and NAME.match(n) and os.path.isfile(os.path.join(folder, n))}
+    return {n for n in names if stored(n)}
 
-
-def _typst_question(q):
-    q = dict(q)
-    if q.get("prioritised"):
-        q["prioritised"] = {**q["prioritised"], "summary": dots_summary(q["prioritised"])}
-    return q
