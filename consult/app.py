@@ -1,12 +1,12 @@
 """The application factory."""
 import os
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, Request, current_app, render_template, request
 from flask.sessions import SecureCookieSessionInterface
-from flask_socketio import ConnectionRefusedError
+from flask_socketio import ConnectionRefusedError, SocketIO
 
 from . import config
-from .extensions import csrf, db, login, migrate, socketio
+from .extensions import csrf, db, login, migrate
 
 MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
 
@@ -26,11 +26,26 @@ class SessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+class SizedRequest(Request):
+    """Only a form with pictures (multipart) may be large: any other body is short text.
+
+    Werkzeug 3.1.9 reads a url-encoded form whole, capped by the request's size limit only, so
+    one limit for uploads and for text would let a 30 MB text field into memory.
+    """
+
+    @property
+    def max_content_length(self):
+        if self.mimetype == "multipart/form-data":
+            return current_app.config["MAX_CONTENT_LENGTH"]
+        return current_app.config["MAX_FORM_MEMORY_SIZE"]
+
+
 def create_app(overrides=None):
     app = Flask(__name__, instance_path=config.instance_path(), instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, overrides)
     app.session_interface = SessionInterface()
+    app.request_class = SizedRequest
 
     if app.config["CONSULT_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -39,24 +54,15 @@ def create_app(overrides=None):
         n = app.config["CONSULT_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    # The blueprints' socket handlers are declared when their modules are first imported. Before
-    # socketio.init_app, Flask-SocketIO keeps them and gives them to every app's server; after
-    # it, they would go to that first server only, and a second app in this process (tests, a
-    # CLI command) would refuse phones on a namespace it never heard of.
-    from .auth import bp as auth_bp
-    from .facilitator import bp as facilitator_bp
-    from .host import bp as host_bp
-    from .writeup import bp as writeup_bp
-    from .participant import bp as participant_bp
-    from .pictures import bp as pictures_bp
-
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     csrf.init_app(app)
     login.init_app(app)
     login.login_view = "auth.login"
     login.login_message = "Sign in to run your café sessions."
-    socketio.init_app(
+    # Each app its own SocketIO: Flask-SocketIO keeps the server on this object, so one shared by
+    # two apps in a process would carry the first app's news through the second's sockets.
+    socketio = SocketIO(
         app,
         async_mode=app.config["CONSULT_ASYNC_MODE"],
         message_queue=app.config["CONSULT_MESSAGE_QUEUE"],
@@ -70,9 +76,15 @@ def create_app(overrides=None):
     socketio.on_error_default(_socket_error)
     from . import live
 
-    live.init_app(app)
+    live.init_app(app, socketio)
 
     from . import models
+    from .auth import bp as auth_bp
+    from .facilitator import bp as facilitator_bp, events as facilitator_events
+    from .host import bp as host_bp, events as host_events
+    from .participant import bp as participant_bp, events as participant_events
+    from .pictures import bp as pictures_bp
+    from .writeup import bp as writeup_bp
 
     @login.user_loader
     def load_user(user_id):
@@ -84,6 +96,8 @@ def create_app(overrides=None):
     app.register_blueprint(writeup_bp)
     app.register_blueprint(participant_bp)
     app.register_blueprint(pictures_bp)
+    for events in (facilitator_events, host_events, participant_events):
+        events.sockets.init_app(socketio)
 
     from .cli import register
 

@@ -7,47 +7,58 @@ holds their answer, so "acknowledged" still means "stored".
 """
 import threading
 
-from . import rules
-from .extensions import db, socketio
+from sqlalchemy.exc import IntegrityError
+
+from . import dots, rules
+from .extensions import db
 
 # Big enough to amortise a commit, small enough that the first phones of a burst hear back
 # soon and the IN (...) lists stay well inside every database's limits.
 MAX_BATCH = 250
 
 
-RECORDS = ("record_votes", "record_notes", "record_dots")
-
-
-def _recorder(record):
-    """The bulk write function named record: rules.record_votes, rules.record_notes or dots.record_dots."""
-    if record == "record_dots":
-        from .dots import record_dots
-
-        return record_dots
-    return getattr(rules, record)
+# What each kind of answer is recorded by: a bulk write into the open transaction.
+RECORDS = {"vote": rules.record_votes, "note": rules.record_notes, "dot": dots.record_dots}
 
 
 class _Item:
-    __slots__ = ("record", "who", "payload", "done", "result", "error")
+    __slots__ = ("kind", "who", "payload", "done", "result", "error")
 
-    def __init__(self, record, who, payload):
-        self.record, self.who, self.payload = record, who, payload
-        self.done = socketio.server.eio.create_event()
+    def __init__(self, kind, who, payload, done):
+        self.kind, self.who, self.payload, self.done = kind, who, payload, done
         self.result = self.error = None
 
 
+def commit_one(record, who, payload):
+    """One answer, committed on its own: (id, changed), or raises Invalid."""
+    try:
+        (result,) = record([(who, payload)])
+        db.session.commit()
+    except IntegrityError:
+        # The same submission raced itself (a retry beside the original): one of them won.
+        db.session.rollback()
+        (result,) = record([(who, payload)])
+        db.session.commit()
+    if isinstance(result, rules.Invalid):
+        raise result
+    return result
+
+
 class GroupCommit:
-    def __init__(self):
+    """One app's writer (it waits with that app's Socket.IO server's events and sleep)."""
+
+    def __init__(self, socketio):
+        self.socketio = socketio
         self._queue = []
         self._lock = threading.Lock()
         self._leading = False
 
-    def submit(self, record, who, payload):
-        """rules.<record>([(who, payload)]) committed; returns (id, changed) or raises its error.
+    def submit(self, kind, who, payload):
+        """Record an answer ("vote", "note" or "dot") and commit it with the others that came with it.
 
-        record is "record_votes", "record_notes" or "record_dots" (dots.record_dots).
+        Returns (id, changed) once committed, or raises the rules.Invalid it broke.
         """
-        item = _Item(record, who, payload)
+        item = _Item(kind, who, payload, self.socketio.server.eio.create_event())
         with self._lock:
             self._queue.append(item)
             lead = not self._leading
@@ -63,7 +74,7 @@ class GroupCommit:
     def _lead(self):
         try:
             while True:
-                socketio.sleep(0)  # let the answers that arrived with this one join its batch
+                self.socketio.sleep(0)  # let the answers that arrived with this one join its batch
                 with self._lock:
                     batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                     if not batch:
@@ -77,10 +88,10 @@ class GroupCommit:
 
     def _commit(self, batch):
         try:
-            for record in RECORDS:
-                mine = [item for item in batch if item.record == record]
+            for kind, record in RECORDS.items():
+                mine = [item for item in batch if item.kind == kind]
                 if mine:
-                    results = _recorder(record)([(item.who, item.payload) for item in mine])
+                    results = record([(item.who, item.payload) for item in mine])
                     for item, result in zip(mine, results):
                         if isinstance(result, rules.Invalid):
                             item.error = result
@@ -94,7 +105,7 @@ class GroupCommit:
             for item in batch:
                 item.result = item.error = None
                 try:
-                    item.result = rules.commit_one(_recorder(item.record), item.who, item.payload)
+                    item.result = commit_one(RECORDS[item.kind], item.who, item.payload)
                 except Exception as error:
                     db.session.rollback()
                     item.error = error
@@ -102,5 +113,3 @@ class GroupCommit:
             for item in batch:
                 item.done.set()
 
-
-writer = GroupCommit()

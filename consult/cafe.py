@@ -1,7 +1,8 @@
 """World Café rules: tables, rounds, table hosts and moderation.
 
-Plain functions, used by the facilitator's and the host's pages and sockets alike. They
-raise rules.Invalid with a message for the person, and commit what they change.
+Plain functions, used through consult.services by the facilitator's and the host's pages and
+sockets alike. They raise rules.Invalid with a message for the person and write into the open
+transaction; the service that calls them commits.
 """
 import re
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from .extensions import db
 from .models import CafeTable, HostSummary, Note, NoteEdit, Participant, Question, Vote, new_host_token, utcnow
-from .rules import MALFORMED, NOTE_KINDS, Invalid, as_id, grid_cell
+from .rules import MALFORMED, NOTE_KINDS, Invalid, as_id, client_id, grid_cell, note_text, question_in, round_number
 
 MAX_TABLES = 60
 HOST = "host"
@@ -47,10 +48,8 @@ def set_tables(session, names):
             select(func.count(Vote.id)).filter_by(table_id=table.id)
         )
         if used:
-            db.session.rollback()
             raise Invalid(f"{table.name} has answers, so it cannot be removed.")
         session.tables.remove(table)
-    db.session.commit()
     return session.tables
 
 
@@ -68,14 +67,12 @@ def choose_table(participant, table_id):
         participant.table_id = None
     else:
         participant.table_id = table_in(participant.session, table_id).id
-    db.session.commit()
     return participant.table_id
 
 
 def revoke_host(table):
     """A new host link for the table: the old one, and every screen opened with it, stop working."""
     table.host_token = new_host_token()
-    db.session.commit()
     return table.host_token
 
 
@@ -88,13 +85,20 @@ def host_table(token):
 # -- rounds ------------------------------------------------------------------------
 
 def start_round(session, number=None):
-    """Start round number (default: the next one); answers from now on record it."""
-    number = session.current_round + 1 if number is None else as_id(number, digits=True)
-    if number is None or number > 50:
-        raise Invalid("Rounds are numbered from 1 to 50.")
+    """Start round number (default: the next one); answers from now on record it.
+
+    Returns whether it changed anything: a repeated click on the round under way does not.
+    A page out of date (another tab started later rounds) cannot take the café back.
+    """
+    if number in (None, ""):
+        number = session.current_round + 1
+    number = round_number(number)
+    if number == session.current_round:
+        return False
+    if number < session.current_round:
+        raise Invalid(f"Round {session.current_round} has already started.")
     session.current_round = number
-    db.session.commit()
-    return number
+    return True
 
 
 def show_round(session, number):
@@ -106,7 +110,6 @@ def show_round(session, number):
         if number is None or number > max(session.current_round, 1):
             raise Invalid("That round has not started.")
         session.shown_round = number
-    db.session.commit()
     return session.shown_round
 
 
@@ -125,48 +128,30 @@ def _log(note, action, by):
     db.session.add(NoteEdit(note_id=note.id, text=note.text, action=action, by=by[:80]))
 
 
-def _text(question, text):
-    if not isinstance(text, str) or not text.strip():
-        raise Invalid("Write a note before sending.")
-    text = text.strip()
-    if len(text) > question.max_length:
-        raise Invalid(f"That is {len(text)} characters long; the limit is {question.max_length}.")
-    return text
-
-
 def host_note(table, payload):
-    """A note the host adds for the group; returns (note id, created). A retry is a no-op."""
-    if not isinstance(payload, dict):
-        raise Invalid(MALFORMED)
-    client_id = payload.get("client_id")
-    if not isinstance(client_id, str) or not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", client_id):
-        raise Invalid(MALFORMED)
-    question_id = as_id(payload.get("question_id"))
-    question = db.session.get(Question, question_id) if question_id else None
-    if question is None or question.session_id != table.session_id or question.kind not in NOTE_KINDS:
-        raise Invalid("That question was not found.")
+    """A note the host adds for the group: (note, created). A retry adds nothing and gives the first."""
+    made = client_id(payload)
+    question = question_in(table.session_id, payload.get("question_id"), kinds=NOTE_KINDS)
     row_id, horizon_id = grid_cell(question, payload) if question.kind == "trajectory" else (None, None)
-    text = _text(question, payload.get("text"))
-    seen = db.session.scalar(select(Note).filter_by(client_id=client_id))
+    text = note_text(question, payload.get("text"))
+    seen = db.session.scalar(select(Note).filter_by(client_id=made))
     if seen is not None:
         if seen.table_id != table.id or seen.author != HOST:
             raise Invalid(MALFORMED)
-        return seen.id, False
+        return seen, False
     note = Note(question_id=question.id, table_id=table.id, round=table.session.current_round, author=HOST,
-                client_id=client_id, text=text, status="visible", row_id=row_id, horizon_id=horizon_id)
+                client_id=made, text=text, status="visible", row_id=row_id, horizon_id=horizon_id)
     db.session.add(note)
-    db.session.commit()
-    return note.id, True
+    return note, True
 
 
 def edit_note(note, text, by):
     """Correct a note's text; the earlier text is kept."""
-    text = _text(note.question, text)
+    text = note_text(note.question, text)
     if text != note.text:
         _log(note, "edit", by)
         note.text = text
         note.updated_at = utcnow()
-        db.session.commit()
     return note
 
 
@@ -182,7 +167,6 @@ def moderate(note, action, by):
         _log(note, action, by)
         note.status = status
         note.updated_at = utcnow()
-        db.session.commit()
     return note
 
 
@@ -195,14 +179,14 @@ def move_note(note, row_id, horizon_id, by):
         _log(note, "move", by)
         note.row_id, note.horizon_id = row_id, horizon_id
         note.updated_at = utcnow()
-        db.session.commit()
     return note
 
 
 def highlight(note, on):
-    note.highlight = bool(on)
+    if not isinstance(on, bool):
+        raise Invalid(MALFORMED)
+    note.highlight = on
     note.updated_at = utcnow()
-    db.session.commit()
     return note
 
 
@@ -221,7 +205,6 @@ def merge(target, sources, by):
         source.updated_at = utcnow()
         if source.highlight:
             target.highlight = True
-    db.session.commit()
     return target
 
 
@@ -230,18 +213,16 @@ def unmerge(note, by):
         _log(note, "unmerge", by)
         note.merged_into_id = None
         note.updated_at = utcnow()
-        db.session.commit()
     return note
 
 
 def save_summary(table, question, round_, text):
+    """The host's summary of a question at their table, for one round (or all of them: 0)."""
     if question.session_id != table.session_id:
         raise Invalid("That question was not found.")
     if not isinstance(text, str) or len(text) > 5000:
         raise Invalid("A summary is up to 5000 characters.")
-    round_ = 0 if round_ in (None, "", 0) else as_id(round_, digits=True)
-    if round_ is None:
-        raise Invalid("That round was not found.")
+    round_ = round_number(round_, everything=True)
     summary = db.session.scalar(
         select(HostSummary).filter_by(table_id=table.id, question_id=question.id, round=round_)
     )
@@ -250,7 +231,6 @@ def save_summary(table, question, round_, text):
         db.session.add(summary)
     summary.text = text.strip()
     summary.updated_at = utcnow()
-    db.session.commit()
     return summary
 
 
@@ -261,7 +241,6 @@ def set_moderation(session, mode, words):
         raise Invalid("The blocked words list is too long.")
     session.moderation = mode
     session.blocked_words = "\n".join(w.strip() for w in words.splitlines() if w.strip())
-    db.session.commit()
 
 
 def note_data(note):

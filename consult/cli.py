@@ -58,7 +58,7 @@ def init_db():
 @with_appcontext
 def create_facilitator(email, password):
     """Make a facilitator account (or reset its password)."""
-    from .models import Facilitator
+    from . import services
 
     if password is None:
         if sys.stdin.isatty():
@@ -68,16 +68,8 @@ def create_facilitator(email, password):
     if len(password) < 8:
         raise click.ClickException("The password needs at least 8 characters.")
     upgrade_database()
-    email = email.strip().lower()
-    user = db.session.scalar(select(Facilitator).filter_by(email=email))
-    verb = "Updated"
-    if user is None:
-        user = Facilitator(email=email)
-        db.session.add(user)
-        verb = "Created"
-    user.set_password(password)
-    db.session.commit()
-    click.echo(f"{verb} facilitator {email}.")
+    user, made = services.set_password(email, password)
+    click.echo(f"{'Created' if made else 'Updated'} facilitator {user.email}.")
 
 
 DEMO_TABLES = 4
@@ -117,12 +109,11 @@ def make_demo():
         user = Facilitator(email=DEMO_EMAIL)
         user.set_password(DEMO_PASSWORD)
         db.session.add(user)
-        db.session.commit()
-    cafe = db.session.scalar(select(CafeSession).filter_by(owner_id=user.id, title=DEMO_TITLE))
+    cafe = db.session.scalar(select(CafeSession).filter_by(owner=user, title=DEMO_TITLE)) if user.id else None
     if cafe is not None:
         return cafe
     cafe = CafeSession(
-        owner_id=user.id,
+        owner=user,
         title=DEMO_TITLE,
         venue="Leicester",
         description=f"Five vital questions for the Local Access Leicester strategy, discussed at {DEMO_TABLES} "
@@ -130,24 +121,19 @@ def make_demo():
         join_code=rules.unique_join_code(),
     )
     db.session.add(cafe)
-    db.session.commit()
+    db.session.flush()  # its defaults (round 0, post-moderation) are set by the insert
     cafe_rules.set_tables(cafe, [f"Table {n}" for n in range(1, DEMO_TABLES + 1)])
-    for text in DEMO_QUESTIONS:
-        rules.save_question(cafe, None, {"kind": "notes", "text": text, "max_length": 280})
-    rules.save_question(
-        cafe, None, {"kind": "yesno", "text": "Should the strategy make employment its first priority?", "allow_unsure": True}
-    )
-    rules.save_question(
-        cafe, None,
+    starters.add_questions(cafe, [{"kind": "notes", "text": text, "max_length": 280} for text in DEMO_QUESTIONS] + [
+        {"kind": "yesno", "text": "Should the strategy make employment its first priority?", "allow_unsure": True},
         {"kind": "scale", "text": "How confident are you that this strategy will make a difference?",
          "scale_min": 1, "scale_max": 5, "min_label": "Not at all", "max_label": "Very"},
-    )
-    starters.add_trajectory(cafe, DEMO_TRAJECTORY, DEMO_THEMES)
+        {"kind": "trajectory", "text": DEMO_TRAJECTORY, "rows": DEMO_THEMES},
+    ])
     cafe.priorities.extend(Priority(code=code, name=name, position=i) for i, (code, name) in enumerate(DEMO_PRIORITIES))
-    db.session.commit()
     cafe_rules.start_round(cafe)
-    first = cafe.questions[0]
-    rules.control(cafe, "open", first.id)
+    db.session.flush()  # the questions' ids
+    rules.control(cafe, "open", cafe.questions[0].id)
+    db.session.commit()
     return cafe
 
 
@@ -257,9 +243,8 @@ def export_command(join_code, fmt, output):
 @with_appcontext
 def import_command(path, owner):
     """Make a new session from a JSON file that `consult export --format json` wrote; prints its join code."""
-    from . import rules
+    from . import rules, services
     from .models import Facilitator
-    from .writeup.transfer import import_session
 
     upgrade_database()
     if owner:
@@ -276,7 +261,7 @@ def import_command(path, owner):
     except ValueError as error:
         raise click.ClickException(f"Not JSON: {error}") from None
     try:
-        session = import_session(data, user.id)
+        session = services.import_session(data, user.id)
     except rules.Invalid as error:
         raise click.ClickException(str(error)) from None
     click.echo(session.join_code)

@@ -2,13 +2,18 @@
 import os
 import secrets
 
+# The server eventlet or gevent is chosen by this setting; the design card names eventlet.
+ASYNC_MODE = "eventlet"
+# The largest request: a question form with its picture and one for each of 12 options, 2 MB each.
+MAX_REQUEST = 30 * 1024 * 1024
+
 # name -> (default, parser). Each is read from the environment as CONSULT_<NAME>.
 SETTINGS = {
     "SECRET_KEY": (None, str),
     "DATABASE_URL": (None, str),
     "HOST": ("0.0.0.0", str),
     "PORT": (5000, int),
-    "ASYNC_MODE": ("eventlet", str),
+    "ASYNC_MODE": (ASYNC_MODE, str),
     "MAX_CONNECTIONS": (10000, int),
     "OPEN_SIGNUP": (False, lambda v: v.lower() in ("1", "true", "yes", "on")),
     "PUBLIC_URL": (None, str),
@@ -29,6 +34,18 @@ def load(app, overrides=None):
     cfg = app.config
     for name, (default, _) in SETTINGS.items():
         cfg.setdefault("CONSULT_" + name, default)
+    # Flask defines these keys (as None), so they are set here, before instance/config.py may change them.
+    cfg.update(
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Phones keep their participant identity for the whole event and beyond a reload.
+        PERMANENT_SESSION_LIFETIME=60 * 60 * 24 * 30,
+        # CSRF tokens must outlive a long café on the facilitator's open pages.
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=MAX_REQUEST,
+        # Werkzeug 3.1.9 stopped capping url-encoded form bodies by MAX_CONTENT_LENGTH; no form
+        # field of consult's needs more than this (a long description, the blocked words).
+        MAX_FORM_MEMORY_SIZE=500 * 1024,
+    )
     cfg.from_pyfile("config.py", silent=True)
     for name, (_, parse) in SETTINGS.items():
         raw = os.environ.get("CONSULT_" + name)
@@ -52,13 +69,6 @@ def load(app, overrides=None):
         # default) would block the whole server on every query there. gevent suits psycopg 3.
         url = "postgresql+psycopg2://" + url[len("postgresql://"):]
     cfg["SQLALCHEMY_DATABASE_URI"] = url
-    cfg.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    # Phones keep their participant identity for the whole event and beyond a reload.
-    cfg.setdefault("PERMANENT_SESSION_LIFETIME", 60 * 60 * 24 * 30)
-    # CSRF tokens must outlive a long café on the facilitator's open pages.
-    cfg.setdefault("WTF_CSRF_TIME_LIMIT", None)
-    # The largest request: a question form with its picture and one for each of 12 options, 2 MB each.
-    cfg.setdefault("MAX_CONTENT_LENGTH", 30 * 1024 * 1024)
 
 
 def _stored_secret(folder):

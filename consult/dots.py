@@ -18,8 +18,8 @@ Opening dot-voting closes the question to new notes (everyone votes on the same 
 puts it on screen; opening the question for notes again ends dot-voting. Closing dot-voting
 keeps every dot: the ranking stays on the projector and goes into the write-up.
 
-Plain functions, used by the phone's and the facilitator's sockets and pages alike; they raise
-rules.Invalid with a message for the person.
+Plain functions, used through consult.services by the phone's and the facilitator's sockets and
+pages alike; they raise rules.Invalid with a message for the person and never commit.
 """
 import re
 
@@ -28,7 +28,8 @@ from sqlalchemy.orm import aliased
 
 from .extensions import db
 from .models import Dot, Note, Participant, Question, utcnow
-from .rules import CLIENT_ID, MALFORMED, Invalid, as_id
+from . import rules
+from .rules import MALFORMED, Invalid, as_id, question_in
 
 MAX_DOTS = 20
 ACTIONS = ("open", "close")
@@ -39,24 +40,16 @@ CLOSED = "Dot-voting is closed: your dot was not placed."
 NOT_FOUND = "That note was not found. It may have been removed: choose another one."
 
 
-def _question_of_session(session_id, question_id, digits=False):
-    question_id = as_id(question_id, digits=digits)
-    question = db.session.get(Question, question_id) if question_id else None
-    if question is None or question.session_id != session_id:
-        raise Invalid("That question was not found.")
-    return question
-
-
 # -- the facilitator ------------------------------------------------------------------
 
 def set_dots(session, question_id, action, dots=None):
-    """Open (with dots per person) or close dot-voting on a notes question of session; commits.
+    """Open (with dots per person) or close dot-voting on a notes question of session.
 
     question_id and dots may be digit strings, as a form sends them. Returns the question.
     """
     if action not in ACTIONS:
         raise Invalid("Unknown action.")
-    question = _question_of_session(session.id, question_id, digits=True)
+    question = question_in(session.id, question_id, digits=True)
     if question.kind != "notes":
         raise Invalid("Dot-voting works on open-notes questions only.")
     if action == "open":
@@ -73,14 +66,17 @@ def set_dots(session, question_id, action, dots=None):
         session.current_question = question
     else:
         question.dots_open = False
-    db.session.commit()
     return question
 
 
 # -- which dots count -----------------------------------------------------------------
 
-def _counting(question_id):
-    """A select of the dots of a question that count, with the note each counts for (target_id)."""
+def counting(question_id):
+    """A select of the dots of a question that count, with the note each counts for (target_id).
+
+    The one place that says which dots count: the projector's ranking, the write-up, each
+    phone's dots left and taking a dot back all read it.
+    """
     source, target = aliased(Note), aliased(Note)
     target_id = func.coalesce(source.merged_into_id, source.id)
     return (
@@ -93,7 +89,7 @@ def _counting(question_id):
 
 def used_by(question_id, participant_ids=None):
     """How many dots that count each participant has on a question: {participant id: count}."""
-    query = _counting(question_id)
+    query = counting(question_id)
     if participant_ids is not None:
         query = query.where(Dot.participant_id.in_(participant_ids))
     sub = query.subquery()
@@ -164,7 +160,7 @@ def _check_dot(who, payload, questions, notes):
     question_id = as_id(payload.get("question_id"))
     question = questions.get(question_id)
     if question is None:
-        question = questions[question_id] = _question_of_session(who.session_id, question_id)
+        question = questions[question_id] = question_in(who.session_id, question_id)
     elif question.session_id != who.session_id:
         raise Invalid("That question was not found.")
     if question.kind != "notes":
@@ -184,18 +180,17 @@ def _check_dot(who, payload, questions, notes):
 def record_dots(items):
     """Place the dots in items, [(who, {question_id, note_id, client_id})], in the open transaction.
 
-    The caller commits (batch.GroupCommit, or rules.commit_one). Returns, per item, (dot id, placed)
+    The caller commits (batch.GroupCommit). Returns, per item, (dot id, placed)
     or the Invalid it broke. A retry with a client id already stored places nothing and answers with
     the dot placed before. A handful of statements per call, however many dots.
     """
     out = [None] * len(items)
     parsed = []
     for i, (who, payload) in enumerate(items):
-        client_id = payload.get("client_id") if isinstance(payload, dict) else None
-        if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
-            out[i] = Invalid(MALFORMED)
-        else:
-            parsed.append((i, who, payload, client_id))
+        try:
+            parsed.append((i, who, payload, rules.client_id(payload)))
+        except Invalid as error:
+            out[i] = error
     if not parsed:
         return out
     known = {c: (dot_id, pid) for c, dot_id, pid in db.session.execute(
@@ -252,15 +247,8 @@ def record_dots(items):
     return out
 
 
-def place_dot(who, payload):
-    """One dot, committed before returning: (dot id, placed). Raises Invalid."""
-    from .rules import commit_one
-
-    return commit_one(record_dots, who, payload)
-
-
 def take_back(who, payload):
-    """Take back one of who's dots, committed: (dot id, taken back).
+    """Take back one of who's dots: (dot id, taken back).
 
     payload {dot_id} takes back that dot; a dot already taken back changes nothing (a retry).
     payload {note_id} takes back who's latest dot that counts for that note.
@@ -279,7 +267,7 @@ def take_back(who, payload):
             raise Invalid(NOT_FOUND)
         question = note.question
         target = note.merged_into_id or note.id
-        query = _counting(question.id)
+        query = counting(question.id)
         sub = query.where(Dot.participant_id == who.id).subquery()
         found = db.session.scalar(select(sub.c.id).where(sub.c.target_id == target).order_by(sub.c.id.desc()).limit(1))
         dot = db.session.get(Dot, found) if found else None
@@ -291,12 +279,4 @@ def take_back(who, payload):
         raise Invalid("You have no dot on that note to take back.")
     taken = dot.id
     db.session.execute(delete(Dot).where(Dot.id == taken))
-    db.session.commit()
     return taken, True
-
-
-def question_of(who, question_id):
-    """The question a phone names, if it is of the phone's session (else None): for acks."""
-    question_id = as_id(question_id)
-    question = db.session.get(Question, question_id) if question_id else None
-    return question if question is not None and question.session_id == who.session_id else None

@@ -9,7 +9,9 @@ def _async_mode(argv):
             return arg.split("=", 1)[1]
         if arg == "--async-mode" and i + 1 < len(argv):
             return argv[i + 1]
-    return os.environ.get("CONSULT_ASYNC_MODE") or "eventlet"
+    from .config import ASYNC_MODE
+
+    return os.environ.get("CONSULT_ASYNC_MODE") or ASYNC_MODE
 
 
 def main():

@@ -1,7 +1,10 @@
-"""Flask extensions, created here and initialised once in the factory."""
+"""Flask extensions, created here and initialised once in the factory.
+
+Flask-SocketIO is not here: it keeps its server on the extension object, so the factory makes
+one per app (app.extensions["socketio"]; live.hub().socketio).
+"""
 from flask_login import LoginManager
 from flask_migrate import Migrate
-from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
@@ -13,6 +16,5 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-socketio = SocketIO()
 login = LoginManager()
 csrf = CSRFProtect()

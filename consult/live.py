@@ -1,8 +1,14 @@
-"""What phones and screens see, and pushing it to them over Socket.IO.
+"""What phones, hosts and screens see, and pushing it to them over Socket.IO.
 
-Votes do not fan out to phones. Each vote marks its session dirty; a background
-task flushes dirty sessions a few times a second to the control page and the
-projector, so a burst of votes becomes a few messages rather than one per vote.
+Live state belongs to the app, not to this module: app.extensions["consult"] is a Live that
+holds which socket is whose, who is connected (shared.py: in memory, or in Redis across
+processes), which sessions have changes not yet pushed, and the group-commit writer. Two apps
+in one process share none of it.
+
+Votes do not fan out to phones. Each answer marks its session dirty; a background task flushes
+dirty sessions a few times a second to the control page and the projector, so a burst of votes
+becomes a few messages rather than one per vote. consult.services calls the functions here
+after its commit, so nobody hears of a change that was not stored.
 """
 import json
 import time
@@ -10,25 +16,46 @@ import time
 from flask import current_app
 from sqlalchemy import func, select
 
-from . import dots, shared
-from .extensions import db, socketio
-from .models import CafeSession, Note, Participant, Vote
+from . import cafe, dots, shared
+from .batch import GroupCommit
+from .extensions import db
+from .models import CafeSession, HostSummary, Note, Participant, Vote
 from .pictures import picture_data
 from .results import hidden, results
 
 PHONE_NS = "/phone"
 FACILITATOR_NS = "/facilitator"
 HOST_NS = "/host"
-
-presence = shared.Local()  # replaced in init_app: who is connected, across processes
-_dirty = {}  # session id -> time.monotonic() of its latest change not yet pushed
-_loop_started = False
 REFRESH_EVERY = 30  # seconds between renewals of this process's presence
+# The host page opened with a good link, so a token that stops working was replaced (or its table removed).
+REVOKED = "The facilitator has replaced this host link (or removed the table). Ask them for the new link."
 
 
-def init_app(app):
-    global presence
-    presence = shared.make(app.config["CONSULT_MESSAGE_QUEUE"], app.config["CONSULT_CHANNEL"])
+class Live:
+    """One app's live state. Socket handlers and services reach it with hub()."""
+
+    def __init__(self, app, socketio):
+        self.socketio = socketio
+        self.presence = shared.make(app.config["CONSULT_MESSAGE_QUEUE"], app.config["CONSULT_CHANNEL"])
+        self.phones = {}  # sid -> rules.Voter: who answers on this socket
+        self.screens = {}  # sid -> (session id, "control" or "projector")
+        self.hosts = {}  # sid -> (token, table id): the table this socket hosts, with the token it proved
+        self.dirty = {}  # session id -> time.monotonic() of its latest change not yet pushed
+        self.dot_lists = {}  # session id -> the dot list its phones were sent last (JSON), so a list goes once
+        self.writer = GroupCommit(socketio)
+        self.looping = False
+
+    def emit(self, event, data, room, namespace):
+        self.socketio.emit(event, data, to=room, namespace=namespace)
+
+
+def init_app(app, socketio):
+    app.extensions["consult"] = Live(app, socketio)
+
+
+def hub():
+    """The live state of the current app."""
+    return current_app.extensions["consult"]
 
 
 def phones_room(session_id):
@@ -68,12 +95,36 @@ def question_data(question):
         )
     else:
         data["max_length"] = question.max_length
-        if question.kind == "trajectory":
-            data["rows"] = [{"id": r.id, "text": r.text} for r in question.rows]
-            data["horizons"] = [{"id": h.id, "name": h.name, "hint": h.hint} for h in question.horizons]
+        data.update(grid(question))
     if question.kind == "notes":  # dot-voting: dots each (0: never opened) and whether it is open now
         data.update(dots=question.dots, dots_open=question.dots_open)
     return data
+
+
+def grid(question):
+    """A trajectory question's rows and horizons (else nothing), for phones and hosts to place milestones by."""
+    if question.kind != "trajectory":
+        return {}
+    return {"rows": [{"id": r.id, "text": r.text} for r in question.rows],
+            "horizons": [{"id": h.id, "name": h.name, "hint": h.hint} for h in question.horizons]}
+
+
+def table_view(table, question, round_):
+    """What a table's host sees of a question: the table's notes (of one round, or all: 0) and their summary."""
+    notes = cafe.table_notes(table, question.id)
+    if round_:
+        notes = [n for n in notes if n["round"] == round_]
+    summary = db.session.scalar(
+        select(HostSummary.text).filter_by(table_id=table.id, question_id=question.id, round=round_)
+    )
+    return {
+        "question_id": question.id,
+        "round": round_,
+        "current_round": table.session.current_round,
+        "notes": notes,
+        "summary": summary or "",
+        **grid(question),  # a trajectory grid's rows and horizons as they are now
+    }
 
 
 def cell(note):
@@ -117,7 +168,7 @@ def _screen_common(session):
     state = {
         "session_id": session.id,
         "joined": db.session.scalar(select(func.count(Participant.id)).filter_by(session_id=session.id)),
-        "connected": presence.connected(session.id),
+        "connected": hub().presence.connected(session.id),
         "current": question_data(current),
         "revealed": bool(current and current.revealed),
         "round": session.current_round,
@@ -138,15 +189,13 @@ def screen_state(session, view, common=None):
     if result is not None:
         state["results"] = result if (view == "control" or current.revealed) else hidden(result)
     if view == "control":
-        from .cafe import review_queue, seated
-
         state["questions"] = [
             {"id": q.id, "is_open": q.is_open, "revealed": q.revealed, "current": q is current,
              "kind": q.kind, "dots": q.dots, "dots_open": q.dots_open}
             for q in session.questions
         ]
-        state["seated"] = seated(session)
-        state["review"] = review_queue(session)
+        state["seated"] = cafe.seated(session)
+        state["review"] = cafe.review_queue(session)
         state["moderation"] = session.moderation
         state["hidden"] = hidden_notes(current)
     return state
@@ -170,38 +219,40 @@ def hidden_notes(question):
 
 def touch(session_id):
     """Note that a session's results changed; screens hear of it within one interval."""
+    live = hub()
     interval = current_app.config["CONSULT_BROADCAST_INTERVAL"]
     if interval <= 0:
         flush_session(session_id)
         return
-    _dirty[session_id] = time.monotonic()
-    global _loop_started
-    if not _loop_started:
-        _loop_started = True
-        socketio.start_background_task(_loop, current_app._get_current_object(), interval)
+    live.dirty[session_id] = time.monotonic()
+    if not live.looping:
+        live.looping = True
+        live.socketio.start_background_task(_loop, current_app._get_current_object(), interval)
 
 
 def _loop(app, interval):
+    live = app.extensions["consult"]
     refreshed = time.monotonic()
     while True:
-        socketio.sleep(interval)
+        live.socketio.sleep(interval)
         try:
             with app.app_context():
                 flush(interval)
                 if time.monotonic() - refreshed > REFRESH_EVERY:
-                    presence.refresh()
+                    live.presence.refresh()
                     refreshed = time.monotonic()
         except Exception:  # a bad moment must not stop live updates for the rest of the event
             app.logger.exception("live update failed")
 
 
 def flush(interval=0):
-    for session_id, changed in list(_dirty.items()):
-        claim = presence.may_flush(session_id, interval, changed)
+    live = hub()
+    for session_id, changed in list(live.dirty.items()):
+        claim = live.presence.may_flush(session_id, interval, changed)
         if claim is False:
             continue  # another process pushes this interval; try again next time
-        if _dirty.get(session_id) == changed:
-            del _dirty[session_id]
+        if live.dirty.get(session_id) == changed:
+            del live.dirty[session_id]
         if claim:
             flush_session(session_id)
 
@@ -212,36 +263,69 @@ def flush_session(session_id):
         return
     common = _screen_common(session)
     for view in ("control", "projector"):
-        state = screen_state(session, view, common)
-        socketio.emit("state", state, to=screen_room(session_id, view), namespace=FACILITATOR_NS)
+        hub().emit("state", screen_state(session, view, common), screen_room(session_id, view), FACILITATOR_NS)
     push_dots(session)
 
 
+# -- what each audience hears of a change (consult.services calls these after committing it) --
+
 def table_changed(table_id, question_id):
-    """A note of a table changed: its host's screen fetches the notes again."""
+    """A note of a table changed: its host's screens fetch the notes again ("changed")."""
     if table_id is not None:
-        socketio.emit("changed", {"question_id": question_id}, to=host_room(table_id), namespace=HOST_NS)
+        hub().emit("changed", {"question_id": question_id}, host_room(table_id), HOST_NS)
 
 
 def note_changed(note):
-    """A note was approved, hidden, restored or corrected: its author's phone shows it now ("note")."""
+    """A note was added, approved, hidden, restored, corrected, moved or merged.
+
+    Its author's phone shows it as it is now ("note"), its table's host screens fetch the
+    table's notes again, and the screens show it within one interval.
+    """
     if note.participant_id is not None:
-        socketio.emit("note", {"id": note.id, "question_id": note.question_id, "text": note.text, "status": note.status,
-                               **cell(note)},
-                      to=participant_room(note.participant_id), namespace=PHONE_NS)
+        hub().emit("note", {"id": note.id, "question_id": note.question_id, "text": note.text, "status": note.status,
+                            **cell(note)},
+                   participant_room(note.participant_id), PHONE_NS)
+    table_changed(note.table_id, note.question_id)
+    touch(note.question.session_id)
 
 
 def announce(session):
     """The facilitator changed what is shown: tell every phone and screen now."""
     push_dots(session)  # first: a phone shown a question with dot-voting open has its notes to hand
-    socketio.emit("question", question_data(session.current_question), to=phones_room(session.id), namespace=PHONE_NS)
+    hub().emit("question", question_data(session.current_question), phones_room(session.id), PHONE_NS)
     touch(session.id)
 
 
+def announce_round(session):
+    """A round started: phones and table hosts hear its number now ("round" {round}), screens too."""
+    data = {"round": session.current_round}
+    hub().emit("round", data, phones_room(session.id), PHONE_NS)
+    for table in session.tables:
+        hub().emit("round", data, host_room(table.id), HOST_NS)
+    announce(session)
+
+
+def announce_tables(session, removed=()):
+    """The tables changed (added, renamed, removed): phones get the new list ("tables" [...]) now,
+    and the host screens of removed tables are told their link is gone."""
+    hub().emit("tables", tables_data(session), phones_room(session.id), PHONE_NS)
+    for table_id in removed:
+        end_host(table_id)
+    touch(session.id)
+
+
+def end_host(table_id):
+    """Tell the host screens of a table their link was revoked, and stop pushing to them.
+
+    The screens show a message and disconnect; a screen that does not is refused on its next
+    event anyway (host/events.py checks the token every time).
+    """
+    live, room = hub(), host_room(table_id)
+    live.emit("revoked", {"message": REVOKED}, room, HOST_NS)
+    live.socketio.close_room(room, namespace=HOST_NS)
+
+
 # -- dot-voting ---------------------------------------------------------------------
-
-_dot_lists = {}  # session id -> the dot list its phones were sent last (as JSON), so a list goes once
-
 
 def dot_list(question, participant_id=None):
     """The notes phones put dots on, while dot-voting is open on question (else None).
@@ -261,33 +345,19 @@ def push_dots(session, force=False):
 
     Phones never hear of other people's dots, so placing one sends them nothing.
     """
+    sent = hub().dot_lists
     data = dot_list(session.current_question)
     sig = json.dumps(data, sort_keys=True)
-    if data is None or (not force and _dot_lists.get(session.id) == sig):
-        _dot_lists[session.id] = sig
+    if data is None or (not force and sent.get(session.id) == sig):
+        sent[session.id] = sig
         return
-    _dot_lists[session.id] = sig
-    socketio.emit("dots", data, to=phones_room(session.id), namespace=PHONE_NS)
+    sent[session.id] = sig
+    hub().emit("dots", data, phones_room(session.id), PHONE_NS)
 
 
 def announce_dots(session, question):
     """Dot-voting opened or closed on question: phones hear it ("dots", then "question"), screens too."""
     if not question.dots_open:
-        socketio.emit("dots", dots.phone_list(question), to=phones_room(session.id), namespace=PHONE_NS)
+        hub().emit("dots", dots.phone_list(question), phones_room(session.id), PHONE_NS)
     push_dots(session, force=True)
     announce(session)
-
-
-def announce_round(session):
-    """A round started: phones and table hosts hear its number now ("round" {round}), screens too."""
-    data = {"round": session.current_round}
-    socketio.emit("round", data, to=phones_room(session.id), namespace=PHONE_NS)
-    for table in session.tables:
-        socketio.emit("round", data, to=host_room(table.id), namespace=HOST_NS)
-    announce(session)
-
-
-def announce_tables(session):
-    """The tables changed (added, renamed, removed): phones get the new list ("tables" [...]) now."""
-    socketio.emit("tables", tables_data(session), to=phones_room(session.id), namespace=PHONE_NS)
-    touch(session.id)

@@ -319,8 +319,9 @@ def plan_form(question, form, request):
 def apply_form(question, planned):
     """After rules.save_question: store the planned pictures on the saved question and its options.
 
-    Commits, then deletes the files nothing refers to any more (a replaced or removed picture,
-    or the pictures of options that went).
+    Returns the pictures it may have let go (a replaced or removed picture, or the pictures of
+    options that went): discard_all them once this is committed, and the files nothing refers
+    to any more are deleted.
     """
     let_go = {apply(question, planned.question)}
     by_text = {o.text.strip().lower(): o for o in question.options}
@@ -328,9 +329,7 @@ def apply_form(question, planned):
         option = by_text.get(key)
         if option is not None:
             let_go.add(apply(option, change))
-    db.session.commit()
-    for name in (let_go | planned.before) - {None}:
-        discard(name)
+    return (let_go | planned.before) - {None}
 
 
 def form_rows(question, form, request):

@@ -1,9 +1,9 @@
 """Result aggregation for the projector, the control page and the write-up."""
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
+from .dots import counting
 from .extensions import db
-from .models import Dot, Note, Vote, VoteChoice
+from .models import Note, Vote, VoteChoice
 
 NOTES_SHOWN = 200
 
@@ -126,13 +126,9 @@ def hidden(result):
 # -- dot-voting (consult/dots.py has the rules) ------------------------------------------
 
 def _dots_per_note(question_id):
-    """A subquery (note_id, dots): the dots of each note, a dot on a merged note counting for the note it joined."""
-    target = func.coalesce(Note.merged_into_id, Note.id)
-    return (
-        select(target.label("note_id"), func.count(Dot.id).label("dots"))
-        .select_from(Dot).join(Note, Note.id == Dot.note_id)
-        .where(Dot.question_id == question_id).group_by(target)
-    ).subquery()
+    """A subquery (note_id, dots): the dots that count for each note (dots.counting says which)."""
+    dots = counting(question_id).subquery()
+    return select(dots.c.target_id.label("note_id"), func.count().label("dots")).group_by(dots.c.target_id).subquery()
 
 
 def dot_ranking(question, round_=None, limit=NOTES_SHOWN):
@@ -149,12 +145,10 @@ def dot_ranking(question, round_=None, limit=NOTES_SHOWN):
               .outerjoin(per_note, per_note.c.note_id == Note.id).where(Note.question_id == question.id), round_)
         .order_by(dots.desc(), Note.id).limit(limit)
     ).all()
-    source = aliased(Note)
+    counted = counting(question.id).subquery()
     placed, voters = db.session.execute(
-        shown(select(func.count(Dot.id), func.count(func.distinct(Dot.participant_id))).select_from(Dot)
-              .join(source, source.id == Dot.note_id)
-              .join(Note, Note.id == func.coalesce(source.merged_into_id, source.id))
-              .where(Dot.question_id == question.id), round_)
+        shown(select(func.count(counted.c.id), func.count(func.distinct(counted.c.participant_id)))
+              .select_from(counted).join(Note, Note.id == counted.c.target_id), round_)
     ).one()
     ranked, rank, before = [], 0, None
     for n, (i, text, table_id, highlight, count) in enumerate(rows, 1):

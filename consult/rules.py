@@ -1,14 +1,13 @@
 """Domain rules: who may vote, what counts, how a session is run.
 
-Plain functions, called by HTTP routes and socket handlers alike, so each rule
-is written once. They raise Invalid with a message fit to show a participant.
+Plain functions, called through consult.services by HTTP routes and socket handlers alike,
+so each rule is written once. They raise Invalid with a message fit to show the person,
+write into the open transaction and never commit: the service that calls them does, once.
 """
 import re
 from typing import NamedTuple
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
-
 from .extensions import db
 from .models import (
     CODE_ALPHABET,
@@ -28,10 +27,15 @@ from .models import (
 )
 
 MAX_OPTIONS = 12
+# The id a phone (or a host's screen) makes for each answer, so a retry never counts twice.
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 CONTROL_ACTIONS = ("open", "close", "show", "reveal", "hide")
 # The largest id an INTEGER column holds on PostgreSQL; SQLite cannot even bind a Python int past 2**63.
 MAX_ID = 2**31 - 1
+MAX_ROUND = 50
+MALFORMED = "Your phone sent a malformed request: please reload the page."
+# Questions that take notes: open notes, and the milestones of a trajectory grid.
+NOTE_KINDS = ("notes", "trajectory")
 
 
 class Voter(NamedTuple):
@@ -60,6 +64,61 @@ def as_id(value, digits=False):
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
         return None
     return value
+
+
+def round_number(value, everything=False, digits=True):
+    """A round number from a request: 1 to MAX_ROUND, or Invalid.
+
+    everything: 0, None and "" mean all rounds (0) rather than a mistake. digits: a string of
+    digits is a number too, as a form sends it (JSON from a script sends numbers).
+    """
+    if everything and (value in (None, "") or (value == 0 and not isinstance(value, bool)) or value == "0"):
+        return 0
+    number = as_id(value, digits=digits)
+    if number is None or number > MAX_ROUND:
+        raise Invalid(f"Rounds are numbered from 1 to {MAX_ROUND}.")
+    return number
+
+
+def question_in(session_id, question_id, kinds=None, digits=False):
+    """A question of the session (of one of kinds, when given), or Invalid.
+
+    digits: the id may be a string of digits, as a form sends it.
+    """
+    question_id = as_id(question_id, digits=digits)
+    question = db.session.get(Question, question_id) if question_id else None
+    if question is None or question.session_id != session_id or (kinds and question.kind not in kinds):
+        raise Invalid("That question was not found.")
+    return question
+
+
+def client_id(payload):
+    """The id the phone made for this answer, or Invalid."""
+    value = payload.get("client_id") if isinstance(payload, dict) else None
+    if not isinstance(value, str) or not CLIENT_ID.match(value):
+        raise Invalid(MALFORMED)
+    return value
+
+
+def note_text(question, text):
+    """A note's text for question, stripped, or Invalid: empty, or longer than its limit."""
+    if not isinstance(text, str) or not text.strip():
+        raise Invalid("Write a note before sending.")
+    text = text.strip()
+    if len(text) > question.max_length:
+        raise Invalid(
+            f"That note is {len(text)} characters long; the limit is {question.max_length}. "
+            "Shorten it and send again: nothing was lost."
+        )
+    return text
+
+
+def session_of(user, session_id):
+    """A session of the signed-in facilitator user's, or None: another's sessions do not exist for them."""
+    session = db.session.get(CafeSession, session_id) if as_id(session_id) else None
+    if session is None or not user.is_authenticated or session.owner_id != user.id:
+        return None
+    return session
 
 
 # -- joining ---------------------------------------------------------------
@@ -95,44 +154,32 @@ def participant_for(session, token):
 
 
 def join(session, token=None):
-    """The participant behind token in session, or a new anonymous one."""
+    """The participant behind token in session, or a new anonymous one (added, not committed)."""
     participant = participant_for(session, token)
     if participant is None:
         participant = Participant(session=session)
         db.session.add(participant)
-        db.session.commit()
     return participant
 
 
 # -- answering -------------------------------------------------------------
 
-def _question_for(participant, question_id, cache=None):
-    """The open question of participant's session, or Invalid. cache: question id -> Question."""
-    question_id = as_id(question_id)
-    if question_id is None:
-        raise Invalid("That question was not found.")
-    question = cache.get(question_id) if cache is not None else None
+def _question_for(who, question_id, cache):
+    """The open question of who's session, or Invalid. cache: question id -> Question, for a batch."""
+    question = cache.get(as_id(question_id))
     if question is None:
-        question = db.session.get(Question, question_id)
-        if cache is not None and question is not None:
-            cache[question_id] = question  # also keeps it from leaving the weak identity map
-    if question is None or question.session_id != participant.session_id:
+        question = question_in(who.session_id, question_id)
+        cache[question.id] = question  # also keeps it from leaving the weak identity map
+    elif question.session_id != who.session_id:
         raise Invalid("That question was not found.")
     if not question.is_open:
         raise Invalid("This question is closed: your answer was not saved.")
     return question
 
 
-def _client_id(payload):
-    client_id = payload.get("client_id")
-    if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
-        raise Invalid("Your phone sent a malformed request: please reload the page.")
-    return client_id
-
-
 def _payload(payload):
     if not isinstance(payload, dict):
-        raise Invalid("Your phone sent a malformed request: please reload the page.")
+        raise Invalid(MALFORMED)
     return payload
 
 
@@ -159,9 +206,6 @@ def _ballot(question, payload):
     if len(chosen) > 1 and not question.multiple:
         raise Invalid("Choose only one answer.")
     return chosen, None
-
-
-MALFORMED = "Your phone sent a malformed request: please reload the page."
 
 
 def blocked_words(session):
@@ -192,35 +236,23 @@ class _Checked(NamedTuple):
 
 def _check_vote(i, who, payload, questions):
     payload = _payload(payload)
-    client_id = _client_id(payload)
+    made = client_id(payload)
     question = _question_for(who, payload.get("question_id"), questions)
     chosen, value = _ballot(question, payload)
-    return _Checked(i, who, client_id, question.id, chosen, value, None, question.session.current_round)
+    return _Checked(i, who, made, question.id, chosen, value, None, question.session.current_round)
 
 
 def _check_note(i, who, payload, questions):
     payload = _payload(payload)
-    client_id = _client_id(payload)
+    made = client_id(payload)
     question = _question_for(who, payload.get("question_id"), questions)
     if question.kind not in NOTE_KINDS:
         raise Invalid("This question takes votes, not notes.")
     row_id, horizon_id = grid_cell(question, payload) if question.kind == "trajectory" else (None, None)
-    text = payload.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise Invalid("Write a note before sending.")
-    text = text.strip()
-    if len(text) > question.max_length:
-        raise Invalid(
-            f"Your note is {len(text)} characters long; the limit is {question.max_length}. "
-            "Shorten it and send again: nothing was lost."
-        )
+    text = note_text(question, payload.get("text"))
     session = question.session
-    return _Checked(i, who, client_id, question.id, [], None, text, session.current_round, note_status(session, text),
+    return _Checked(i, who, made, question.id, [], None, text, session.current_round, note_status(session, text),
                     row_id, horizon_id)
-
-
-# Questions that take notes: open notes, and the milestones of a trajectory grid.
-NOTE_KINDS = ("notes", "trajectory")
 
 
 def grid_cell(question, payload):
@@ -361,43 +393,13 @@ def record_notes(items):
     return out
 
 
-def commit_one(record, who, payload):
-    """One vote or note, committed on its own: (id, changed), or raises Invalid."""
-    try:
-        (result,) = record([(who, payload)])
-        db.session.commit()
-    except IntegrityError:
-        # The same submission raced itself (a retry beside the original): one of them won.
-        db.session.rollback()
-        (result,) = record([(who, payload)])
-        db.session.commit()
-    if isinstance(result, Invalid):
-        raise result
-    return result
-
-
-def cast_vote(participant, payload):
-    """Record or change a vote, committed before returning: (vote id, changed)."""
-    return commit_one(record_votes, participant, payload)
-
-
-def post_note(participant, payload):
-    """Store a note, committed before returning: (note id, created)."""
-    return commit_one(record_notes, participant, payload)
-
-
 # -- running a session -----------------------------------------------------
 
 def control(session, action, question_id):
     """Apply a facilitator's live control action; returns the question it touched."""
     if action not in CONTROL_ACTIONS:
         raise Invalid("Unknown action.")
-    question_id = as_id(question_id, digits=True)
-    if question_id is None:
-        raise Invalid("That question was not found.")
-    question = db.session.get(Question, question_id)
-    if question is None or question.session_id != session.id:
-        raise Invalid("That question was not found.")
+    question = question_in(session.id, question_id, digits=True)
     if action == "open":
         question.is_open = True
         question.dots_open = False  # taking notes again ends dot-voting (consult/dots.py); the dots are kept
@@ -410,7 +412,6 @@ def control(session, action, question_id):
         question.revealed = True
     elif action == "hide":
         question.revealed = False
-    db.session.commit()
     return question
 
 
@@ -428,14 +429,6 @@ def save_question(session, question, data):
     Editing keeps every answer: options keep their ids by position, and an option
     or a type that answers depend on cannot be removed.
     """
-    try:
-        return _save_question(session, question, data)
-    except Invalid:
-        db.session.rollback()
-        raise
-
-
-def _save_question(session, question, data):
     kind = data["kind"]
     creating = question is None
     if creating:
@@ -482,23 +475,26 @@ def _save_question(session, question, data):
         _set_grid(question, grid_rows(data.get("rows")), grid_horizons(data.get("horizons")))
     elif question.rows or question.horizons:
         _set_grid(question, [], [])  # no longer a grid (it has no answers, or its type could not change)
-    db.session.commit()
     return question
 
 
-def _set_options(question, texts):
-    """Match lines to options by text, then reworded lines to the rest in order, so answers stay put."""
-    existing = list(question.options)
-    matched = [None] * len(texts)
-    free = list(existing)
-    for i, text in enumerate(texts):
-        same = next((o for o in free if o.text.strip().lower() == text.lower()), None)
+def _match(existing, keys, key):
+    """Pair each new line with an existing item: same text first, then reworded lines to the rest in
+    order, so answers stay put. Returns (matched items or None, per line; the items left over)."""
+    matched, free = [None] * len(keys), list(existing)
+    for i, k in enumerate(keys):
+        same = next((item for item in free if key(item).strip().lower() == k.lower()), None)
         if same is not None:
             matched[i] = same
             free.remove(same)
-    for i, text in enumerate(texts):
+    for i in range(len(keys)):
         if matched[i] is None and free:
             matched[i] = free.pop(0)
+    return matched, free
+
+
+def _set_options(question, texts):
+    matched, free = _match(question.options, texts, key=lambda o: o.text)
     for option in free:
         used = option.id and db.session.scalar(
             select(func.count()).select_from(VoteChoice).filter_by(option_id=option.id)
@@ -558,20 +554,6 @@ def grid_horizons(raw):
     return horizons
 
 
-def _match(existing, keys, key):
-    """Pair each new key with an existing item: same text first, then the rest in order (as _set_options)."""
-    matched, free = [None] * len(keys), list(existing)
-    for i, k in enumerate(keys):
-        same = next((item for item in free if key(item).strip().lower() == k.lower()), None)
-        if same is not None:
-            matched[i] = same
-            free.remove(same)
-    for i in range(len(keys)):
-        if matched[i] is None and free:
-            matched[i] = free.pop(0)
-    return matched, free
-
-
 def _set_grid(question, rows, horizons):
     """Rows and horizons keep their ids (so milestones stay in their cells); one with milestones stays."""
     matched_rows, gone_rows = _match(question.rows, rows, key=lambda r: r.text)
@@ -609,27 +591,3 @@ def move_in(items, item, step):
         items[i], items[j] = items[j], items[i]
         for n, each in enumerate(items):
             each.position = n
-        db.session.commit()
-
-
-def move_question(question, step):
-    move_in(question.session.questions, question, step)
-
-
-def duplicate_session(session):
-    """A copy of session: its questions (options, pictures, grids and every setting), tables,
-    moderation and priorities; none of its answers (starters.copy_setup, as "start from" uses)."""
-    from .starters import copy_setup
-
-    copy = CafeSession(
-        owner_id=session.owner_id,
-        title=f"{session.title} (copy)"[:200],
-        date=session.date,
-        venue=session.venue,
-        description=session.description,
-        join_code=unique_join_code(),
-    )
-    db.session.add(copy)
-    copy_setup(session, copy)
-    db.session.commit()
-    return copy

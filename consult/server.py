@@ -22,8 +22,7 @@ def patch(async_mode):
 
 
 def run(app, host, port):
-    from .extensions import socketio
-
+    socketio = app.extensions["socketio"]
     options = {"log_output": bool(os.environ.get("CONSULT_ACCESS_LOG"))}
     if socketio.async_mode == "eventlet":
         # eventlet's WSGI server caps open connections at 1024 by default; a room holds more phones.

@@ -3,8 +3,12 @@
 The templates are plain data here. Starting from an earlier session copies its set-up (questions
 with their options, pictures and grids; tables; moderation; priorities), never its answers.
 """
+from sqlalchemy import select
+
+from .cafe import set_tables
 from .extensions import db
 from .models import HORIZONS, CafeSession, CafeTable, Horizon, Option, Priority, Question, TrajectoryRow
+from .rules import Invalid, save_question, unique_join_code
 
 STRATEGY_QUESTIONS = [
     "Our vision is [write your vision here]. What does success look like for this project?",
@@ -81,40 +85,27 @@ def copy_setup(source, target):
 
 def add_trajectory(session, text, rows, horizons=HORIZONS, max_length=280):
     """A trajectory question with its rows and horizons, through rules.save_question."""
-    from . import rules
-
     data = {"kind": "trajectory", "text": text, "max_length": max_length, "rows": "\n".join(rows),
             "horizons": "\n".join(f"{name} | {hint}" if hint else name for name, hint in horizons)}
-    question = rules.save_question(session, None, data)
-    if not question.rows and not question.horizons:
-        # rules.save_question did not know grids: make the rows and columns here.
-        question.rows = [TrajectoryRow(text=t, position=i) for i, t in enumerate(rows)]
-        question.horizons = [Horizon(name=n, hint=h, position=i) for i, (n, h) in enumerate(horizons)]
-        db.session.commit()
-    return question
+    return save_question(session, None, data)
 
 
 def add_questions(session, questions):
-    from . import rules
-
     made = []
     for data in questions:
         if data["kind"] == "trajectory":
             made.append(add_trajectory(session, data["text"], data["rows"], data.get("horizons", HORIZONS),
                                        data.get("max_length", 280)))
         else:
-            made.append(rules.save_question(session, None, data))
+            made.append(save_question(session, None, data))
     return made
 
 
 def apply_template(session, key):
-    """Set up session (already added) from the built-in template key; commits."""
-    from .cafe import set_tables
-
+    """Set up session (already added) from the built-in template key."""
     template = TEMPLATES[key]
     if not session.description:
         session.description = template["description"]
-    db.session.commit()
     if template["tables"]:
         set_tables(session, [f"Table {n}" for n in range(1, template["tables"] + 1)])
     add_questions(session, template["questions"])
@@ -122,35 +113,43 @@ def apply_template(session, key):
 
 
 def earlier_sessions(owner_id):
-    from sqlalchemy import select
-
     return db.session.scalars(
         select(CafeSession).filter_by(owner_id=owner_id).order_by(CafeSession.created_at.desc(), CafeSession.id.desc())
     ).all()
 
 
 def start(session, choice, source=None):
-    """Set up a new session (already added, with its owner) from a starting point; commits.
+    """Set up a new session (already added, with its owner) from a starting point.
 
     choice: BLANK, a TEMPLATES key, or COPY with source, an earlier session of the same owner.
     """
-    from .rules import Invalid
-
     if choice in (None, "", BLANK):
-        db.session.commit()
+        pass
     elif choice in TEMPLATES:
         apply_template(session, choice)
     elif choice == COPY:
         if source is None or source.owner_id != session.owner_id or source.id == session.id:
-            db.session.rollback()
             raise Invalid("Choose one of your earlier sessions to start from.")
         if not session.description:
             session.description = source.description
         if not session.venue:
             session.venue = source.venue
         copy_setup(source, session)
-        db.session.commit()
     else:
-        db.session.rollback()
         raise Invalid("Choose where to start from.")
     return session
+
+
+def duplicate(session):
+    """A copy of session: its questions (options, pictures, grids and every setting), tables,
+    moderation and priorities; none of its answers."""
+    copy = CafeSession(
+        owner_id=session.owner_id,
+        title=f"{session.title} (copy)"[:200],
+        date=session.date,
+        venue=session.venue,
+        description=session.description,
+        join_code=unique_join_code(),
+    )
+    db.session.add(copy)
+    return copy_setup(session, copy)

@@ -45,6 +45,16 @@ def join_url(session):
     return base_url() + url_for("participant.join", code=session.join_code)
 
 
+def table_join_url(table):
+    """The join link that seats a phone at this table straight away (on its printed card)."""
+    return f"{join_url(table.session)}?t={table.id}"
+
+
+def host_url(table):
+    """The table host's secret link, with the address phones reach (as the join link has)."""
+    return base_url() + url_for("host.table", token=table.host_token)
+
+
 def qr_svg(url):
     """The QR code of url as SVG bytes: drawn here, so it works with no internet."""
     import io

@@ -1,9 +1,10 @@
 import pytest
 
-from consult import create_app
-from consult.extensions import db, socketio
-from consult.models import CafeSession, Facilitator
-from consult import rules
+from consult import create_app, rules, services
+from consult.batch import commit_one
+from consult.dots import record_dots
+from consult.extensions import db
+from consult.models import Facilitator
 
 PASSWORD = "correct horse"
 
@@ -44,27 +45,27 @@ def fast_passwords(monkeypatch):
     )
 
 
-@pytest.fixture
-def fresh_sockets(fast_passwords):
-    """No sockets, presence or cached lists left over from another test's app (they live in modules)."""
-    from flask_socketio.test_client import SocketIOTestClient
+def socket_client(app, namespace, http=None, **auth):
+    """A Socket.IO test client of app's own server, carrying http's cookies (a signed-in facilitator, a phone)."""
+    return app.extensions["socketio"].test_client(app, namespace=namespace, flask_test_client=http, auth=auth or None)
 
-    from consult import live, shared
-    from consult.facilitator import events as facilitator_events
-    from consult.host import events as host_events
-    from consult.participant import events as phone_events
 
-    def clear():
-        live.presence = shared.Local()
-        live._dot_lists.clear()
-        phone_events._phones.clear()
-        facilitator_events._screens.clear()
-        host_events._hosts.clear()
-        SocketIOTestClient.clients.clear()
+def hub(app):
+    """The app's live state (sockets, presence, the writer): each app has its own."""
+    return app.extensions["consult"]
 
-    clear()
-    yield
-    clear()
+
+# Answers committed one at a time, as the writer's fallback does: quick set-up for tests of something else.
+def cast_vote(who, payload):
+    return commit_one(rules.record_votes, who, payload)
+
+
+def post_note(who, payload):
+    return commit_one(rules.record_notes, who, payload)
+
+
+def place_dot(who, payload):
+    return commit_one(record_dots, who, payload)
 
 
 @pytest.fixture
@@ -104,13 +105,11 @@ def make_cafe(app, owner_id, questions=None, title="Strategy café"):
             {"kind": "choice", "text": "Pick some", "options": "A\nB\nC\nD", "multiple": True},
         ]
     with app.app_context():
-        cafe = CafeSession(owner_id=owner_id, title=title, join_code=rules.unique_join_code())
-        db.session.add(cafe)
-        db.session.commit()
-        ids = [rules.save_question(cafe, None, q).id for q in questions]
+        cafe = services.create_session(owner_id, {"title": title})
+        ids = [services.save_question(cafe, None, q).id for q in questions]
         for qid in ids:
-            rules.control(cafe, "open", qid)
-        rules.control(cafe, "show", ids[0])
+            services.control(cafe, "open", qid)
+        services.control(cafe, "show", ids[0])
         return {"id": cafe.id, "code": cafe.join_code, "questions": ids}
 
 
@@ -130,7 +129,7 @@ def join_phone(app, code):
     """A phone: an HTTP client holding a participant cookie, and its socket."""
     http = app.test_client()
     assert http.get(f"/j/{code}").status_code == 200
-    sock = socketio.test_client(app, namespace="/phone", flask_test_client=http, auth={"code": code})
+    sock = socket_client(app, "/phone", http, code=code)
     assert sock.is_connected("/phone")
     return http, sock
 

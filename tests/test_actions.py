@@ -4,11 +4,12 @@ import io
 
 import pytest
 
-from consult import cafe, framework, rules
+from consult import services
+from consult import framework, rules
 from consult.extensions import db
 from consult.models import Action, CafeSession, Question
 
-from .conftest import login, make_cafe, make_facilitator
+from .conftest import login, make_cafe, make_facilitator, post_note
 
 
 @pytest.fixture
@@ -16,13 +17,13 @@ def ready(app, client, facilitator):
     ids = make_cafe(app, facilitator)
     with app.app_context():
         session = db.session.get(CafeSession, ids["id"])
-        cafe.set_tables(session, ["Oak"])
+        services.set_tables(session, ["Oak"])
         notes_q = db.session.get(Question, ids["questions"][1])
-        p = rules.join(session)
-        cafe.choose_table(p, session.tables[0].id)
-        note_id, _ = rules.post_note(rules.Voter(p.id, session.id),
+        p = services.join(session)
+        services.choose_table(p, session.tables[0].id)
+        note_id, _ = post_note(rules.Voter(p.id, session.id),
                                      {"question_id": notes_q.id, "client_id": "n-0000001", "text": "Skills hub <b>"})
-        cafe.highlight(db.session.get(rules.Note, note_id), True)
+        services.highlight(db.session.get(rules.Note, note_id), True)
     return ids, note_id
 
 
@@ -135,6 +136,6 @@ def test_action_rules_directly(app, ready):
         with pytest.raises(rules.Invalid):
             framework.action_in(session, 10**12)
         with pytest.raises(rules.Invalid):
-            framework.action_from_note(session, "x")
+            services.action_from_note(session, "x")
         with pytest.raises(rules.Invalid, match="at most 200"):
-            framework.save_action(session, None, {"text": "ok", "lead": "l" * 201})
+            services.save_action(session, None, {"text": "ok", "lead": "l" * 201})

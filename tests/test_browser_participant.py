@@ -26,7 +26,7 @@ TABLES = ["Table 1", "Table 2", "Riverside Community Garden & Allotments"]
 
 SETUP = """
 import json, sys
-from consult import cafe, create_app
+from consult import create_app, services
 from consult.extensions import db
 from consult.models import CafeSession
 code, tables, moderation = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
@@ -34,9 +34,9 @@ app = create_app()
 with app.app_context():
     session = db.session.query(CafeSession).filter_by(join_code=code).one()
     if tables:
-        cafe.set_tables(session, tables)
+        services.set_tables(session, tables)
     if moderation:
-        cafe.set_moderation(session, moderation, "")
+        services.set_moderation(session, moderation, "")
     print(json.dumps({t.name: t.id for t in session.tables}))
 """
 

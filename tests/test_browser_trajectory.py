@@ -29,7 +29,7 @@ HORIZONS = ["Exploring", "Emerging", "Sustaining", "Systems change"]
 # A session of the demo facilitator's, with one table, whose one question (open, on screen) is the grid.
 SETUP = """
 import json, sys
-from consult import cafe, create_app, rules
+from consult import create_app, rules, services
 from consult.extensions import db
 from consult.models import CafeSession, Facilitator
 app = create_app()
@@ -38,10 +38,10 @@ with app.app_context():
     session = CafeSession(owner_id=owner.id, title="Trajectory café", join_code=rules.unique_join_code())
     db.session.add(session)
     db.session.commit()
-    q = rules.save_question(session, None, {"kind": "trajectory", "text": sys.argv[1], "rows": "\\n".join(json.loads(sys.argv[2])),
+    q = services.save_question(session, None, {"kind": "trajectory", "text": sys.argv[1], "rows": "\\n".join(json.loads(sys.argv[2])),
                                             "horizons": rules.horizons_text(), "max_length": 140})
-    rules.control(session, "open", q.id)
-    (table,) = cafe.set_tables(session, ["Oak"])
+    services.control(session, "open", q.id)
+    (table,) = services.set_tables(session, ["Oak"])
     print(json.dumps({"id": session.id, "code": session.join_code, "rows": [r.id for r in q.rows],
                       "horizons": [h.id for h in q.horizons], "table": table.id, "host": table.host_token}))
 """

@@ -1,24 +1,27 @@
 """World Café rules: tables, rounds, hosts, moderation (no HTTP, no sockets)."""
 import pytest
 
+from consult import services
 from consult import cafe as rules_cafe
 from consult import rules
 from consult.extensions import db
 from consult.models import CafeSession, CafeTable, HostSummary, Note, NoteEdit, Participant, Question, Vote
 from consult.results import results
 
+from .conftest import cast_vote, post_note
+
 
 @pytest.fixture
 def ctx(app, facilitator, cafe):
     with app.app_context():
         session = db.session.get(CafeSession, cafe["id"])
-        rules_cafe.set_tables(session, rules_cafe.table_names("3"))
+        services.set_tables(session, rules_cafe.table_names("3"))
         yield session, [db.session.get(Question, i) for i in cafe["questions"]]
 
 
 def seat(session, table):
-    p = rules.join(session)
-    rules_cafe.choose_table(p, table.id)
+    p = services.join(session)
+    services.choose_table(p, table.id)
     return rules.Voter(p.id, session.id)
 
 
@@ -35,13 +38,13 @@ def test_tables_rename_add_and_keep_answered_ones(ctx):
     session, qs = ctx
     t1, t2, t3 = session.tables
     token = t1.host_token
-    rules_cafe.set_tables(session, ["Oak", "Ash", "Elm", "Yew"])
+    services.set_tables(session, ["Oak", "Ash", "Elm", "Yew"])
     assert [t.name for t in session.tables] == ["Oak", "Ash", "Elm", "Yew"] and t1.host_token == token
-    rules.post_note(seat(session, t3), {"question_id": qs[1].id, "client_id": "n-0000001", "text": "hi"})
+    post_note(seat(session, t3), {"question_id": qs[1].id, "client_id": "n-0000001", "text": "hi"})
     with pytest.raises(rules.Invalid, match="Elm has answers"):
-        rules_cafe.set_tables(session, ["Oak", "Ash"])
+        services.set_tables(session, ["Oak", "Ash"])
     assert len(session.tables) == 4
-    rules_cafe.set_tables(session, ["Oak", "Ash", "Elm"])
+    services.set_tables(session, ["Oak", "Ash", "Elm"])
     assert [t.name for t in session.tables] == ["Oak", "Ash", "Elm"]
 
 
@@ -49,14 +52,14 @@ def test_answers_record_table_and_round(ctx):
     session, qs = ctx
     t1, t2, _ = session.tables
     who = seat(session, t1)
-    rules.cast_vote(who, {"question_id": qs[0].id, "client_id": "v-0000001", "choices": [qs[0].options[0].id]})
-    assert rules_cafe.start_round(session) == 1
-    rules.post_note(who, {"question_id": qs[1].id, "client_id": "n-0000001", "text": "round one"})
-    rules_cafe.start_round(session)
-    rules_cafe.choose_table(db.session.get(Participant, who.id), t2.id)
+    cast_vote(who, {"question_id": qs[0].id, "client_id": "v-0000001", "choices": [qs[0].options[0].id]})
+    assert services.start_round(session) == 1
+    post_note(who, {"question_id": qs[1].id, "client_id": "n-0000001", "text": "round one"})
+    services.start_round(session)
+    services.choose_table(db.session.get(Participant, who.id), t2.id)
     moved = who
-    rules.post_note(moved, {"question_id": qs[1].id, "client_id": "n-0000002", "text": "round two"})
-    rules.cast_vote(moved, {"question_id": qs[0].id, "client_id": "v-0000002", "choices": [qs[0].options[1].id]})
+    post_note(moved, {"question_id": qs[1].id, "client_id": "n-0000002", "text": "round two"})
+    cast_vote(moved, {"question_id": qs[0].id, "client_id": "v-0000002", "choices": [qs[0].options[1].id]})
     vote = db.session.query(Vote).one()
     assert (vote.table_id, vote.round) == (t2.id, 2)
     notes = db.session.query(Note).order_by(Note.id).all()
@@ -64,27 +67,27 @@ def test_answers_record_table_and_round(ctx):
     assert [n["text"] for n in results(qs[1], 1)["notes"]] == ["round one"]
     assert results(qs[1])["total"] == 2
     assert results(qs[0], 1)["total"] == 0 and results(qs[0], 2)["total"] == 1
-    rules_cafe.show_round(session, "1")
+    services.show_round(session, "1")
     assert session.shown_round == 1
-    rules_cafe.show_round(session, "all")
+    services.show_round(session, "all")
     assert session.shown_round is None
     with pytest.raises(rules.Invalid, match="not started"):
-        rules_cafe.show_round(session, 3)
+        services.show_round(session, 3)
 
 
 def test_choose_table_only_in_own_session(app, ctx, facilitator):
     session, _ = ctx
-    p = rules.join(session)
+    p = services.join(session)
     other = CafeSession(owner_id=facilitator, title="Other", join_code=rules.unique_join_code())
     other.tables.append(CafeTable(name="Far"))
     db.session.add(other)
     db.session.commit()
     with pytest.raises(rules.Invalid, match="table was not found"):
-        rules_cafe.choose_table(p, other.tables[0].id)
+        services.choose_table(p, other.tables[0].id)
     with pytest.raises(rules.Invalid):
-        rules_cafe.choose_table(p, "x")
-    assert rules_cafe.choose_table(p, session.tables[1].id) == session.tables[1].id
-    assert rules_cafe.choose_table(p, None) is None
+        services.choose_table(p, "x")
+    assert services.choose_table(p, session.tables[1].id) == session.tables[1].id
+    assert services.choose_table(p, None) is None
 
 
 def test_host_tokens_and_revoking(ctx):
@@ -92,7 +95,7 @@ def test_host_tokens_and_revoking(ctx):
     table = session.tables[0]
     old = table.host_token
     assert rules_cafe.host_table(old) is table
-    new = rules_cafe.revoke_host(table)
+    new = services.revoke_host(table)
     assert new != old and rules_cafe.host_table(old) is None and rules_cafe.host_table(new) is table
     assert rules_cafe.host_table("") is None and rules_cafe.host_table(None) is None
 
@@ -102,38 +105,38 @@ def test_host_notes_edits_merges_highlights_summaries(ctx):
     t1, t2, _ = session.tables
     notes_q = qs[1]
     who = seat(session, t1)
-    a, _ = rules.post_note(who, {"question_id": notes_q.id, "client_id": "n-0000001", "text": "More jobz"})
-    b, _ = rules.post_note(who, {"question_id": notes_q.id, "client_id": "n-0000002", "text": "more jobs"})
-    h, created = rules_cafe.host_note(t1, {"question_id": notes_q.id, "client_id": "h-0000001", "text": "Said aloud"})
-    assert created and rules_cafe.host_note(t1, {"question_id": notes_q.id, "client_id": "h-0000001", "text": "x"}) == (h, False)
+    a, _ = post_note(who, {"question_id": notes_q.id, "client_id": "n-0000001", "text": "More jobz"})
+    b, _ = post_note(who, {"question_id": notes_q.id, "client_id": "n-0000002", "text": "more jobs"})
+    h, created = services.host_note(t1, {"question_id": notes_q.id, "client_id": "h-0000001", "text": "Said aloud"})
+    assert created and services.host_note(t1, {"question_id": notes_q.id, "client_id": "h-0000001", "text": "x"}) == (h, False)
     with pytest.raises(rules.Invalid):
-        rules_cafe.host_note(t2, {"question_id": notes_q.id, "client_id": "h-0000001", "text": "x"})
+        services.host_note(t2, {"question_id": notes_q.id, "client_id": "h-0000001", "text": "x"})
     with pytest.raises(rules.Invalid, match="not found"):
-        rules_cafe.host_note(t1, {"question_id": qs[0].id, "client_id": "h-0000002", "text": "x"})
+        services.host_note(t1, {"question_id": qs[0].id, "client_id": "h-0000002", "text": "x"})
 
     # A host reaches only their own table's notes.
     with pytest.raises(rules.Invalid, match="not found"):
         rules_cafe.note_in(session, a, table=t2)
     note_a = rules_cafe.note_in(session, a, table=t1)
-    rules_cafe.edit_note(note_a, "More jobs", by="host:Table 1")
+    services.edit_note(note_a, "More jobs", by="host:Table 1")
     assert note_a.text == "More jobs" and [e.text for e in note_a.edits] == ["More jobz"]
     with pytest.raises(rules.Invalid, match="limit is 50"):
-        rules_cafe.edit_note(note_a, "x" * 51, by="host")
+        services.edit_note(note_a, "x" * 51, by="host")
 
     note_b = rules_cafe.note_in(session, b)
-    rules_cafe.highlight(note_b, True)
-    rules_cafe.merge(note_a, [note_b], by="host:Table 1")
+    services.highlight(note_b, True)
+    services.merge(note_a, [note_b], by="host:Table 1")
     assert note_b.merged_into_id == note_a.id and note_a.highlight  # a merge keeps the highlight
     shown = [n["text"] for n in results(notes_q)["notes"]]
     assert shown == ["More jobs", "Said aloud"]
     assert db.session.get(Note, b).text == "more jobs"  # the original is kept
     with pytest.raises(rules.Invalid):
-        rules_cafe.merge(note_a, [note_a], by="x")
-    rules_cafe.unmerge(note_b, by="facilitator")
+        services.merge(note_a, [note_a], by="x")
+    services.unmerge(note_b, by="facilitator")
     assert len(results(notes_q)["notes"]) == 3
 
-    rules_cafe.save_summary(t1, notes_q, 0, "  Jobs, jobs, jobs ")
-    rules_cafe.save_summary(t1, notes_q, 0, "Jobs and skills")
+    services.save_summary(t1, notes_q, 0, "  Jobs, jobs, jobs ")
+    services.save_summary(t1, notes_q, 0, "Jobs and skills")
     assert db.session.query(HostSummary).one().text == "Jobs and skills"
     listed = rules_cafe.table_notes(t1, notes_q.id)
     assert [n["text"] for n in listed] == ["More jobs", "more jobs", "Said aloud"]
@@ -144,25 +147,25 @@ def test_moderation(ctx):
     session, qs = ctx
     notes_q = qs[1]
     who = seat(session, session.tables[0])
-    rules_cafe.set_moderation(session, "post", "darn\n  rude words \n")
-    n1, _ = rules.post_note(who, {"question_id": notes_q.id, "client_id": "n-0000001", "text": "Darn buses"})
-    n2, _ = rules.post_note(who, {"question_id": notes_q.id, "client_id": "n-0000002", "text": "Darned good"})
-    n3, _ = rules.post_note(who, {"question_id": notes_q.id, "client_id": "n-0000003", "text": "such RUDE WORDS"})
+    services.set_moderation(session, "post", "darn\n  rude words \n")
+    n1, _ = post_note(who, {"question_id": notes_q.id, "client_id": "n-0000001", "text": "Darn buses"})
+    n2, _ = post_note(who, {"question_id": notes_q.id, "client_id": "n-0000002", "text": "Darned good"})
+    n3, _ = post_note(who, {"question_id": notes_q.id, "client_id": "n-0000003", "text": "such RUDE WORDS"})
     assert [db.session.get(Note, i).status for i in (n1, n2, n3)] == ["held", "visible", "held"]
     assert [n["text"] for n in rules_cafe.review_queue(session)] == ["Darn buses", "such RUDE WORDS"]
     assert [n["text"] for n in results(notes_q)["notes"]] == ["Darned good"]
 
-    rules_cafe.set_moderation(session, "pre", "")
-    n4, _ = rules.post_note(who, {"question_id": notes_q.id, "client_id": "n-0000004", "text": "Needs a look"})
+    services.set_moderation(session, "pre", "")
+    n4, _ = post_note(who, {"question_id": notes_q.id, "client_id": "n-0000004", "text": "Needs a look"})
     assert db.session.get(Note, n4).status == "pending"
-    rules_cafe.moderate(db.session.get(Note, n4), "approve", by="facilitator")
-    rules_cafe.moderate(db.session.get(Note, n2), "hide", by="host:Table 1")
+    services.moderate(db.session.get(Note, n4), "approve", by="facilitator")
+    services.moderate(db.session.get(Note, n2), "hide", by="host:Table 1")
     assert [n["text"] for n in results(notes_q)["notes"]] == ["Needs a look"]
-    rules_cafe.moderate(db.session.get(Note, n2), "restore", by="facilitator")
+    services.moderate(db.session.get(Note, n2), "restore", by="facilitator")
     assert len(results(notes_q)["notes"]) == 2
     actions = [e.action for e in db.session.query(NoteEdit).filter_by(note_id=n2).order_by(NoteEdit.id)]
     assert actions == ["hide", "restore"]
     with pytest.raises(rules.Invalid):
-        rules_cafe.moderate(db.session.get(Note, n2), "delete", by="x")
+        services.moderate(db.session.get(Note, n2), "delete", by="x")
     with pytest.raises(rules.Invalid):
-        rules_cafe.set_moderation(session, "sometimes", "")
+        services.set_moderation(session, "sometimes", "")

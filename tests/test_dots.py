@@ -1,13 +1,13 @@
 """Dot-voting rules (consult/dots.py) and the ranking (consult/results.py), without HTTP or sockets."""
 import pytest
 
-from consult import cafe as cafe_rules
+from consult import services
 from consult import dots, rules
 from consult.extensions import db
 from consult.models import CafeSession, Dot, Question
 from consult.results import hidden, results
 
-from .conftest import make_cafe
+from .conftest import make_cafe, place_dot, post_note
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -19,15 +19,15 @@ def ctx(app, facilitator, cafe):
         session = db.session.get(CafeSession, cafe["id"])
         qs = [db.session.get(Question, i) for i in cafe["questions"]]
         notes_q = qs[1]
-        writer = rules.Voter(rules.join(session).id, session.id)
-        ids = [rules.post_note(writer, {"question_id": notes_q.id, "client_id": f"note-000{i}", "text": t})[0]
+        writer = rules.Voter(services.join(session).id, session.id)
+        ids = [post_note(writer, {"question_id": notes_q.id, "client_id": f"note-000{i}", "text": t})[0]
                for i, t in enumerate(["Buses", "Jobs", "Parks"])]
-        people = [rules.Voter(rules.join(session).id, session.id) for _ in range(2)]
+        people = [rules.Voter(services.join(session).id, session.id) for _ in range(2)]
         yield session, qs, notes_q, ids, people
 
 
 def dot(who, q, note_id, client_id):
-    return dots.place_dot(who, {"question_id": q.id, "note_id": note_id, "client_id": client_id})
+    return place_dot(who, {"question_id": q.id, "note_id": note_id, "client_id": client_id})
 
 
 def count(**filters):
@@ -41,14 +41,14 @@ def ranking(q):
 def test_open_and_close(ctx):
     session, qs, q, _, _ = ctx
     assert q.is_open and session.current_question is qs[0]
-    dots.set_dots(session, q.id, "open", 3)
+    services.set_dots(session, q.id, "open", 3)
     assert (q.dots, q.dots_open, q.is_open) == (3, True, False)  # no new notes while people prioritise
     assert session.current_question is q  # and the question is on screen
-    dots.set_dots(session, str(q.id), "close")
+    services.set_dots(session, str(q.id), "close")
     assert (q.dots, q.dots_open) == (3, False)
-    dots.set_dots(session, q.id, "open", "5")  # a form sends digits
+    services.set_dots(session, q.id, "open", "5")  # a form sends digits
     assert (q.dots, q.dots_open) == (5, True)
-    rules.control(session, "open", q.id)  # taking notes again ends dot-voting
+    services.control(session, "open", q.id)  # taking notes again ends dot-voting
     assert q.is_open and not q.dots_open and q.dots == 5
 
 
@@ -56,25 +56,25 @@ def test_open_and_close(ctx):
 def test_open_needs_1_to_20_dots(ctx, n):
     session, _, q, _, _ = ctx
     with pytest.raises(rules.Invalid, match="from 1 to 20 dots"):
-        dots.set_dots(session, q.id, "open", n)
+        services.set_dots(session, q.id, "open", n)
     assert not q.dots_open
 
 
 def test_open_refuses_other_questions_and_actions(ctx, app, facilitator):
     session, qs, q, _, _ = ctx
     with pytest.raises(rules.Invalid, match="open-notes questions only"):
-        dots.set_dots(session, qs[0].id, "open", 3)
+        services.set_dots(session, qs[0].id, "open", 3)
     other = make_cafe(app, facilitator, title="Other")
     for question_id in (other["questions"][1], 2**40, "x", None, True):
         with pytest.raises(rules.Invalid, match="question was not found"):
-            dots.set_dots(session, question_id, "open", 3)
+            services.set_dots(session, question_id, "open", 3)
     with pytest.raises(rules.Invalid, match="Unknown action"):
-        dots.set_dots(session, q.id, "reset", 3)
+        services.set_dots(session, q.id, "reset", 3)
 
 
 def test_place_stack_limit_and_take_back(ctx):
     session, _, q, (buses, jobs, parks), (ann, bob) = ctx
-    dots.set_dots(session, q.id, "open", 3)
+    services.set_dots(session, q.id, "open", 3)
     first, placed = dot(ann, q, jobs, "dot-ann-1")
     assert placed and count(participant_id=ann.id) == 1
     dot(ann, q, jobs, "dot-ann-2")  # dots stack on one note
@@ -103,9 +103,9 @@ def test_place_refused(ctx, app, facilitator):
     session, qs, q, (buses, jobs, parks), (ann, bob) = ctx
     with pytest.raises(rules.Invalid, match="Dot-voting is closed: your dot was not placed."):
         dot(ann, q, jobs, "dot-ann-1")
-    dots.set_dots(session, q.id, "open", 2)
+    services.set_dots(session, q.id, "open", 2)
     with pytest.raises(rules.Invalid, match="closed"):  # no new notes while people prioritise
-        rules.post_note(ann, {"question_id": q.id, "client_id": "note-late", "text": "late"})
+        post_note(ann, {"question_id": q.id, "client_id": "note-late", "text": "late"})
     for payload, message in [
         ({"question_id": q.id, "note_id": 999999, "client_id": "dot-x-0001"}, "That note was not found"),
         ({"question_id": q.id, "note_id": "1", "client_id": "dot-x-0002"}, "That note was not found"),
@@ -116,22 +116,22 @@ def test_place_refused(ctx, app, facilitator):
         (["not", "a", "dict"], "malformed"),
     ]:
         with pytest.raises(rules.Invalid, match=message):
-            dots.place_dot(ann, payload)
+            place_dot(ann, payload)
     # A note of the question that is hidden, waiting for approval, or merged into another.
     note = lambda i: db.session.get(rules.Note, i)  # noqa: E731
-    cafe_rules.moderate(note(parks), "hide", by="facilitator")
+    services.moderate(note(parks), "hide", by="facilitator")
     with pytest.raises(rules.Invalid, match="not on the list any more"):
         dot(ann, q, parks, "dot-ann-1")
-    cafe_rules.merge(note(jobs), [note(buses)], by="facilitator")
+    services.merge(note(jobs), [note(buses)], by="facilitator")
     with pytest.raises(rules.Invalid, match="joined with a similar one"):
         dot(ann, q, buses, "dot-ann-2")
     # A note of another session's question, and a phone of another session.
     other = make_cafe(app, facilitator, title="Other")
-    stranger = rules.Voter(rules.join(db.session.get(CafeSession, other["id"])).id, other["id"])
+    stranger = rules.Voter(services.join(db.session.get(CafeSession, other["id"])).id, other["id"])
     with pytest.raises(rules.Invalid, match="question was not found"):
         dot(stranger, q, jobs, "dot-stranger")
     other_q = db.session.get(Question, other["questions"][1])
-    their_note, _ = rules.post_note(stranger, {"question_id": other_q.id, "client_id": "note-theirs", "text": "x"})
+    their_note, _ = post_note(stranger, {"question_id": other_q.id, "client_id": "note-theirs", "text": "x"})
     with pytest.raises(rules.Invalid, match="That note was not found"):
         dot(ann, q, their_note, "dot-ann-3")
     with pytest.raises(rules.Invalid, match="That note was not found"):
@@ -145,14 +145,14 @@ def test_place_refused(ctx, app, facilitator):
 
 def test_take_back_only_while_open_and_only_own(ctx):
     session, _, q, (buses, jobs, parks), (ann, bob) = ctx
-    dots.set_dots(session, q.id, "open", 2)
+    services.set_dots(session, q.id, "open", 2)
     mine, _ = dot(ann, q, jobs, "dot-ann-1")
     assert dots.take_back(bob, {"dot_id": mine}) == (mine, False)  # not bob's: nothing happens
     with pytest.raises(rules.Invalid, match="no dot on that note"):
         dots.take_back(bob, {"note_id": jobs})
     with pytest.raises(rules.Invalid, match="malformed"):
         dots.take_back(ann, {"dot_id": "1"})
-    dots.set_dots(session, q.id, "close")
+    services.set_dots(session, q.id, "close")
     with pytest.raises(rules.Invalid, match="Dot-voting is closed: your dots stay where they are."):
         dots.take_back(ann, {"dot_id": mine})
     assert count() == 1
@@ -161,42 +161,42 @@ def test_take_back_only_while_open_and_only_own(ctx):
 def test_merged_and_hidden_notes(ctx):
     """A dot on a note merged into another counts for that one; a dot on a hidden note is given back."""
     session, _, q, (buses, jobs, parks), (ann, bob) = ctx
-    dots.set_dots(session, q.id, "open", 2)
+    services.set_dots(session, q.id, "open", 2)
     dot(ann, q, buses, "dot-ann-1")
     dot(ann, q, buses, "dot-ann-2")
     dot(bob, q, parks, "dot-bob-1")
     note = lambda i: db.session.get(rules.Note, i)  # noqa: E731
-    cafe_rules.merge(note(jobs), [note(buses)], by="host:Oak")
+    services.merge(note(jobs), [note(buses)], by="host:Oak")
     assert ranking(q) == [("Jobs", 2, 1), ("Parks", 1, 2)]
     # Taking back by the note it joined finds the dot placed on the merged one.
     taken, _ = dots.take_back(ann, {"note_id": jobs})
     assert db.session.get(Dot, taken) is None and ranking(q)[0] == ("Jobs", 1, 1)
     dot(ann, q, jobs, "dot-ann-3")
-    cafe_rules.unmerge(note(buses), by="host:Oak")
+    services.unmerge(note(buses), by="host:Oak")
     assert ranking(q) == [("Buses", 1, 1), ("Jobs", 1, 1), ("Parks", 1, 1)]  # ties share a rank
 
     # Hiding Parks gives bob's dot back: he may place it elsewhere, and it leaves the ranking.
-    cafe_rules.moderate(note(parks), "hide", by="facilitator")
+    services.moderate(note(parks), "hide", by="facilitator")
     assert dots.used_by(q.id) == {ann.id: 2}
     assert ranking(q) == [("Buses", 1, 1), ("Jobs", 1, 1)]
     assert dot(bob, q, jobs, "dot-bob-2")[1]
     dot(bob, q, jobs, "dot-bob-3")
     # Restoring brings it back (bob then has 3 of 2: he can place no more, and can take back).
-    cafe_rules.moderate(note(parks), "restore", by="facilitator")
+    services.moderate(note(parks), "restore", by="facilitator")
     with pytest.raises(rules.Invalid, match="used all 2"):
         dot(bob, q, buses, "dot-bob-4")
     r = results(q)["dots"]
     assert (r["placed"], r["voters"], r["per_person"], r["open"]) == (5, 2, 2, True)
     # Fewer dots each than someone has placed: refused, so the rule "never over N" holds.
     with pytest.raises(rules.Invalid, match="placed 3 dots already: give each person at least 3"):
-        dots.set_dots(session, q.id, "open", 2 - 1)
+        services.set_dots(session, q.id, "open", 2 - 1)
 
 
 def test_results_and_hidden_results(ctx):
     session, _, q, (buses, jobs, parks), (ann, bob) = ctx
     plain = results(q)
     assert plain["dots"] is None and all(n["dots"] == 0 for n in plain["notes"])  # never opened
-    dots.set_dots(session, q.id, "open", 3)
+    services.set_dots(session, q.id, "open", 3)
     assert results(q)["dots"]["placed"] == 0 and ranking(q) == [("Buses", 0, 1), ("Jobs", 0, 1), ("Parks", 0, 1)]
     for i, who in enumerate((ann, bob)):
         dot(who, q, parks, f"dot-{i}-aaaa")
@@ -214,7 +214,7 @@ def test_results_and_hidden_results(ctx):
 def test_batch_of_dots(ctx):
     """Several phones' dots recorded at once: limits counted in order, repeats answered once."""
     session, _, q, (buses, jobs, parks), (ann, bob) = ctx
-    dots.set_dots(session, q.id, "open", 2)
+    services.set_dots(session, q.id, "open", 2)
     p = lambda n, c: {"question_id": q.id, "note_id": n, "client_id": c}  # noqa: E731
     out = dots.record_dots([(ann, p(jobs, "dot-a-0001")), (ann, p(jobs, "dot-a-0001")), (bob, p(parks, "dot-b-0001")),
                             (ann, p(parks, "dot-a-0002")), (ann, p(buses, "dot-a-0003")), (bob, "junk"),
@@ -232,9 +232,9 @@ def test_batch_of_dots(ctx):
 def test_phone_list(ctx):
     session, _, q, (buses, jobs, parks), (ann, _) = ctx
     assert dots.phone_list(q) == {"question_id": q.id, "open": False, "per_person": 0}
-    dots.set_dots(session, q.id, "open", 4)
+    services.set_dots(session, q.id, "open", 4)
     note = lambda i: db.session.get(rules.Note, i)  # noqa: E731
-    cafe_rules.merge(note(jobs), [note(buses)], by="facilitator")
-    cafe_rules.moderate(note(parks), "hide", by="facilitator")
+    services.merge(note(jobs), [note(buses)], by="facilitator")
+    services.moderate(note(parks), "hide", by="facilitator")
     assert dots.phone_list(q) == {"question_id": q.id, "open": True, "per_person": 4,
                                   "notes": [{"id": jobs, "text": "Jobs", "also": [buses]}]}

@@ -6,11 +6,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from consult import services
 from consult import cafe as cafe_rules
-from consult import live
-from consult.extensions import db, socketio
-from consult.host import events as host_events
-from consult.models import CafeSession, Facilitator, Note
+from consult.extensions import db
+from consult.models import CafeSession, CafeTable, Facilitator, Note
 
 from .conftest import events, join_phone, login, make_cafe, make_facilitator
 
@@ -21,8 +20,8 @@ EVIL = "<script>alert(1)</script>"
 
 
 @pytest.fixture(autouse=True)
-def fresh_socket_state(fresh_sockets):
-    """Cheap password hashes, and no sockets or counts left over from another test's app."""
+def cheap_passwords(fast_passwords):
+    """Cheap password hashes: these tests sign in often."""
 
 
 @pytest.fixture
@@ -72,7 +71,7 @@ def note_row(app, note_id):
 
 
 def screen(app, http, session_id, view="control"):
-    return socketio.test_client(app, namespace=SCREEN, flask_test_client=http,
+    return app.extensions["socketio"].test_client(app, namespace=SCREEN, flask_test_client=http,
                                 auth={"session_id": session_id, "view": view})
 
 
@@ -103,10 +102,8 @@ def post_note(sock, question_id, text_):
 
 def show(app, cafe, index):
     """Put question index on screen, as the control page would."""
-    from consult import rules
-
     with app.app_context():
-        rules.control(db.session.get(CafeSession, cafe["id"]), "show", cafe["questions"][index])
+        services.control(db.session.get(CafeSession, cafe["id"]), "show", cafe["questions"][index])
 
 
 NOTES = 1  # the index of the open-notes question in conftest's café
@@ -215,32 +212,27 @@ def test_seated_counts(app, client, cafe):
     assert "2 seated" in control and "1 seated" in control and "1 not at a table" in control
 
 
-def test_revoke_host_link(app, client, cafe, monkeypatch):
+def test_revoke_host_link(app, client, cafe):
     s = cafe["id"]
     make_tables(client, s, "2")
     (t1, _, old), (t2, _, other_token) = tables_of(app, s)
-    ended = []
-    monkeypatch.setattr(host_events, "end_host", ended.append, raising=False)
+    host = app.extensions["socketio"].test_client(app, namespace="/host", auth={"token": old})
+    other = app.extensions["socketio"].test_client(app, namespace="/host", auth={"token": other_token})
     r = client.post(f"/sessions/{s}/tables/{t1}/revoke")
     assert where(r) == f"/sessions/{s}#table-{t1}"
     page = flashed(client, r)
     assert "The old host link of Table 1 has stopped working." in page
     (_, _, new), (_, _, same) = tables_of(app, s)
     assert new != old and same == other_token
-    assert ended == [t1]  # the host side closes what was opened with the old link
+    # What was opened with the old link hears so and is closed; the other table's host is untouched.
+    assert [e["name"] for e in host.get_received("/host")] == ["revoked"]
+    assert host.emit("notes", {"question_id": 1}, namespace="/host", callback=True)["revoked"] is True
+    assert other.get_received("/host") == [] and other.is_connected("/host")
     with app.app_context():
         assert cafe_rules.host_table(old) is None
         assert cafe_rules.host_table(new).id == t1
     assert old not in page and f"/host/{new}" in page
     assert app.test_client().get(f"/host/{old}").status_code == 404
-
-
-def test_revoke_when_the_host_side_has_no_end_host(app, client, cafe, monkeypatch):
-    make_tables(client, cafe["id"], "1")
-    [(t1, _, old)] = tables_of(app, cafe["id"])
-    monkeypatch.delattr(host_events, "end_host", raising=False)
-    assert client.post(f"/sessions/{cafe['id']}/tables/{t1}/revoke").status_code == 302
-    assert tables_of(app, cafe["id"])[0][2] != old
 
 
 def test_table_of_another_session_is_404(app, client, cafe, facilitator):
@@ -547,15 +539,14 @@ def test_review_queue_over_plain_posts(app, client, cafe):
 
 
 def test_moderating_tells_the_table_host(app, client, cafe):
+    """The table host's open view hears of the facilitator's moderation of its table's note."""
     held, _, oak = held_notes(app, client, cafe)
-    seen = []
-    original = live.table_changed
-    try:
-        live.table_changed = lambda table_id, question_id: seen.append((table_id, question_id))
-        client.post(f"/sessions/{cafe['id']}/moderate", data={"note_id": str(held), "action": "approve"})
-    finally:
-        live.table_changed = original
-    assert seen == [(oak, cafe["questions"][NOTES])]
+    with app.app_context():
+        token = db.session.get(CafeTable, oak).host_token
+    host = app.extensions["socketio"].test_client(app, namespace="/host", auth={"token": token})
+    host.get_received("/host")
+    client.post(f"/sessions/{cafe['id']}/moderate", data={"note_id": str(held), "action": "approve"})
+    assert events(host, "changed", "/host") == [{"question_id": cafe["questions"][NOTES]}]
 
 
 # -- the projector and rounds -----------------------------------------------------------------

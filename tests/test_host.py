@@ -3,11 +3,9 @@ import uuid
 
 import pytest
 
-from consult import cafe as rules_cafe
-from consult import rules
+from consult import live, services
 from consult.app import SOCKET_ERROR
-from consult.extensions import db, socketio
-from consult.host import events as host_events
+from consult.extensions import db
 from consult.host import routes as host_routes
 from consult.models import CafeSession, CafeTable, HostSummary, Note, NoteEdit, Participant
 
@@ -19,8 +17,8 @@ NOT_VALID = host_routes.NOT_VALID
 
 
 @pytest.fixture(autouse=True)
-def fresh_socket_state(fresh_sockets):
-    """Cheap password hashes, and no sockets or counts left over from another test's app."""
+def cheap_passwords(fast_passwords):
+    """Cheap password hashes: these tests sign in often."""
 
 
 def cid():
@@ -33,9 +31,9 @@ def world(app, facilitator, cafe):
     other = make_cafe(app, facilitator, title="Other café")
     with app.app_context():
         session = db.session.get(CafeSession, cafe["id"])
-        rules_cafe.set_tables(session, ["Oak", "Ash", "Elm"])
+        services.set_tables(session, ["Oak", "Ash", "Elm"])
         far = db.session.get(CafeSession, other["id"])
-        rules_cafe.set_tables(far, ["Far"])
+        services.set_tables(far, ["Far"])
         tables = {t.name: {"id": t.id, "token": t.host_token} for t in session.tables + far.tables}
     choice, notes, yesno, scale, multi = cafe["questions"]
     return {"cafe": cafe, "other": other, "tables": tables, "notes_q": notes, "choice_q": choice,
@@ -43,7 +41,7 @@ def world(app, facilitator, cafe):
 
 
 def host(app, token):
-    return socketio.test_client(app, namespace=HOST, auth={"token": token})
+    return app.extensions["socketio"].test_client(app, namespace=HOST, auth={"token": token})
 
 
 def ask(sock, event, data=None):
@@ -95,10 +93,10 @@ def test_page_defaults_to_the_current_notes_question_and_round(app, client, faci
     ])
     with app.app_context():
         session = db.session.get(CafeSession, made["id"])
-        rules_cafe.set_tables(session, ["Oak"])
-        rules.control(session, "show", made["questions"][1])
-        rules_cafe.start_round(session)
-        rules_cafe.start_round(session)
+        services.set_tables(session, ["Oak"])
+        services.control(session, "show", made["questions"][1])
+        services.start_round(session)
+        services.start_round(session)
         token = session.tables[0].host_token
     page = client.get(f"/host/{token}").get_data(as_text=True)
     assert f'<option value="{made["questions"][1]}" selected>' in page
@@ -109,7 +107,7 @@ def test_page_escapes_names_and_texts(app, client, facilitator):
     made = make_cafe(app, facilitator, title="<b>Café</b>", questions=[{"kind": "notes", "text": "<script>x()</script>"}])
     with app.app_context():
         session = db.session.get(CafeSession, made["id"])
-        rules_cafe.set_tables(session, ["<i>Oak</i>"])
+        services.set_tables(session, ["<i>Oak</i>"])
         token = session.tables[0].host_token
     page = client.get(f"/host/{token}").get_data(as_text=True)
     assert "<script>x()" not in page and "<i>Oak" not in page and "<b>Café" not in page
@@ -119,7 +117,7 @@ def test_page_without_notes_questions(app, client, facilitator):
     made = make_cafe(app, facilitator, questions=[{"kind": "yesno", "text": "Agree?"}])
     with app.app_context():
         session = db.session.get(CafeSession, made["id"])
-        rules_cafe.set_tables(session, ["Oak"])
+        services.set_tables(session, ["Oak"])
         token = session.tables[0].host_token
     r = client.get(f"/host/{token}")
     assert r.status_code == 200 and "no open-notes questions yet" in r.get_data(as_text=True)
@@ -132,7 +130,7 @@ def test_unknown_and_revoked_links_are_404(app, client, world):
         assert client.get(f"/host/{token}/qr.svg").status_code == 404
     old = world["tables"]["Oak"]["token"]
     with app.app_context():
-        new = rules_cafe.revoke_host(db.session.get(CafeTable, world["tables"]["Oak"]["id"]))
+        new = services.revoke_host(db.session.get(CafeTable, world["tables"]["Oak"]["id"]))
     assert client.get(f"/host/{old}").status_code == 404
     assert client.get(f"/host/{new}").status_code == 200
 
@@ -152,9 +150,9 @@ def test_qr_code_carries_the_absolute_host_link(app, client, world, monkeypatch)
 def test_connect_refused_for_bad_tokens(app, world):
     for auth in ({"token": "nonsense-token"}, {"token": None}, {"token": ["x"]}, {"token": 12345678},
                  {"token": "x" * 100_000}, {}, None, "nonsense"):
-        sock = socketio.test_client(app, namespace=HOST, auth=auth)
+        sock = app.extensions["socketio"].test_client(app, namespace=HOST, auth=auth)
         assert not sock.is_connected(HOST), auth
-    assert not host_events._hosts
+    assert not app.extensions["consult"].hosts
 
 
 def test_a_host_sees_only_own_tables_notes(app, world):
@@ -181,7 +179,7 @@ def test_notes_filter_by_round(app, world):
     phone_note(phone, q, "before rounds")
     with app.app_context():
         session = db.session.get(CafeSession, world["cafe"]["id"])
-        rules_cafe.start_round(session)
+        services.start_round(session)
     phone_note(phone, q, "in round one")
     oak = host(app, world["tables"]["Oak"]["token"])
     assert texts(ask(oak, "notes", {"question_id": q})) == ["before rounds", "in round one"]
@@ -217,7 +215,7 @@ def test_edit_keeps_the_earlier_text_with_the_hosts_name(app, world):
     with app.app_context():
         (edit,) = db.session.query(NoteEdit).filter_by(note_id=note_id).all()
         assert (edit.text, edit.action, edit.by) == ("More jobz", "edit", "host:Oak")
-    assert ask(oak, "edit", {"note_id": note_id, "text": "x" * 51})["error"].endswith("the limit is 50.")
+    assert ask(oak, "edit", {"note_id": note_id, "text": "x" * 51})["error"].startswith("That note is 51 characters long; the limit is 50.")
     assert ask(oak, "edit", {"note_id": note_id, "text": "   "})["ok"] is False
 
 
@@ -225,7 +223,7 @@ def test_moderate_hide_restore_approve(app, world):
     q = world["notes_q"]
     phone = seated_phone(app, world)
     with app.app_context():
-        rules_cafe.set_moderation(db.session.get(CafeSession, world["cafe"]["id"]), "pre", "darn")
+        services.set_moderation(db.session.get(CafeSession, world["cafe"]["id"]), "pre", "darn")
     pending = phone_note(phone, q, "Needs a look")
     held = phone_note(phone, q, "Darn buses")
     oak = host(app, world["tables"]["Oak"]["token"])
@@ -399,11 +397,35 @@ def test_a_phone_note_at_the_table_reaches_its_host_live(app, world):
         assert db.session.get(Note, note_id).table_id == world["tables"]["Oak"]["id"]
 
 
+def test_the_author_phone_hears_its_hosts_moderation_of_its_note(app, world):
+    """What the phone receives when its table's host hides, restores, corrects or merges its note:
+    its own note as it is now; another phone at the table hears nothing of it."""
+    q = world["notes_q"]
+    oak = host(app, world["tables"]["Oak"]["token"])
+    author, neighbour = seated_phone(app, world, "Oak"), seated_phone(app, world, "Oak")
+    mine = phone_note(author, q, "More buses")
+    other = phone_note(neighbour, q, "More trains")
+    author.get_received(PHONE), neighbour.get_received(PHONE)
+
+    def heard():
+        return events(author, "note", PHONE)
+
+    assert ask(oak, "moderate", {"note_id": mine, "action": "hide"})["ok"]
+    assert heard() == [{"id": mine, "question_id": q, "text": "More buses", "status": "hidden"}]
+    assert ask(oak, "moderate", {"note_id": mine, "action": "restore"})["ok"]
+    assert heard() == [{"id": mine, "question_id": q, "text": "More buses", "status": "visible"}]
+    assert ask(oak, "edit", {"note_id": mine, "text": "More buses at night"})["ok"]
+    assert heard() == [{"id": mine, "question_id": q, "text": "More buses at night", "status": "visible"}]
+    assert ask(oak, "merge", {"target_id": other, "source_ids": [mine]})["ok"]
+    assert [n["id"] for n in heard()] == [mine]
+    assert [n["id"] for n in events(neighbour, "note", PHONE)] == [other]  # its own note took the merge in
+
+
 def test_a_hosts_change_reaches_the_tables_other_screens_and_the_control_page(app, client, world):
     q = world["notes_q"]
     token = world["tables"]["Oak"]["token"]
     laptop, phone_screen = host(app, token), host(app, token)
-    control = socketio.test_client(app, namespace="/facilitator", flask_test_client=client,
+    control = app.extensions["socketio"].test_client(app, namespace="/facilitator", flask_test_client=client,
                                    auth={"session_id": world["cafe"]["id"], "view": "control"})
     laptop.get_received(HOST), phone_screen.get_received(HOST), control.get_received("/facilitator")
     assert ask(laptop, "add", {"question_id": q, "client_id": cid(), "text": "From the laptop"})["ok"]
@@ -423,13 +445,12 @@ def test_revoking_ends_an_open_hosts_access_at_once(app, world):
     oak.get_received(HOST), ash.get_received(HOST)
 
     with app.app_context():
-        new = rules_cafe.revoke_host(db.session.get(CafeTable, oak_id))
-        host_events.end_host(oak_id)
-    assert events(oak, "revoked", HOST) == [{"message": host_events.REVOKED}]
+        new = services.revoke_host(db.session.get(CafeTable, oak_id))
+    assert events(oak, "revoked", HOST) == [{"message": live.REVOKED}]
     assert events(ash, "revoked", HOST) == []
 
     # The open socket can neither read nor change anything any more.
-    refused = {"ok": False, "error": host_events.REVOKED, "revoked": True}
+    refused = {"ok": False, "error": live.REVOKED, "revoked": True}
     assert ask(oak, "notes", {"question_id": q}) == refused
     assert ask(oak, "edit", {"note_id": note_id, "text": "sneaky"}) == refused
     assert ask(oak, "add", {"question_id": q, "client_id": cid(), "text": "sneaky"}) == refused
@@ -454,7 +475,7 @@ def test_revoking_without_end_host_still_refuses_the_next_event(app, world):
     oak_id = world["tables"]["Oak"]["id"]
     oak = host(app, world["tables"]["Oak"]["token"])
     with app.app_context():
-        rules_cafe.revoke_host(db.session.get(CafeTable, oak_id))
+        services.revoke_host(db.session.get(CafeTable, oak_id))
     assert ask(oak, "notes", {"question_id": world["notes_q"]})["revoked"] is True
 
 
@@ -462,6 +483,6 @@ def test_removed_table_ends_its_hosts_access(app, world):
     elm = host(app, world["tables"]["Elm"]["token"])
     with app.app_context():
         session = db.session.get(CafeSession, world["cafe"]["id"])
-        rules_cafe.set_tables(session, ["Oak", "Ash"])
+        services.set_tables(session, ["Oak", "Ash"])
         assert db.session.query(Participant).count() == 0
     assert ask(elm, "notes", {"question_id": world["notes_q"]})["revoked"] is True

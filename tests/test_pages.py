@@ -1,11 +1,10 @@
 """Every page and JSON endpoint through Flask's test client: who may see what, forms, and bad input."""
-import os
 import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from consult import create_app, models, rules
+from consult import create_app, models, services
 from consult.extensions import db
 from consult.models import CafeSession, Facilitator, Note, Option, Participant, Question, Vote
 
@@ -845,7 +844,7 @@ def test_csrf_is_enforced(app_with):
     with app.app_context():
         qid = db.session.query(Question.id).scalar()
         session = db.session.get(CafeSession, cafe["id"])
-        rules.control(session, "open", qid)
+        services.control(session, "open", qid)
     phone = app.test_client()
     page = text(phone.get(f"/j/{cafe['code']}"))
     note = {"question_id": qid, "client_id": "note-000001", "text": "hi"}
@@ -941,23 +940,3 @@ def test_odd_methods_and_paths(client, cafe):
     assert client.get("/sessions/abc").status_code == 404
     assert client.get("/sessions/-1").status_code == 404
     assert client.get("/nowhere").status_code == 404
-
-
-def test_a_second_app_in_the_same_process_serves_every_socket_namespace(tmp_path):
-    """Handlers declared on import reach every app's Socket.IO server, not only the first one's
-    (tests and CLI commands make more than one app in a process). A fresh interpreter, so the
-    import order is the application's own."""
-    import subprocess
-    import sys
-
-    script = (
-        "from consult import create_app\n"
-        "from consult.extensions import socketio\n"
-        "for _ in range(2):\n"
-        "    create_app({'CONSULT_ASYNC_MODE': 'threading'})\n"
-        "    print(sorted(socketio.server.handlers))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "CONSULT_INSTANCE_PATH": str(tmp_path)})
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:2] == ["['/facilitator', '/host', '/phone']"] * 2

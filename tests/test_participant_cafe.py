@@ -4,9 +4,8 @@ import uuid
 
 import pytest
 
-from consult import cafe as cafe_rules
-from consult import live
-from consult.extensions import db, socketio
+from consult import services
+from consult.extensions import db
 from consult.models import CafeSession, Note, Participant, Vote
 
 from .conftest import events, join_phone, make_cafe, option_ids
@@ -16,8 +15,8 @@ NOT_FOUND = "That table was not found."
 
 
 @pytest.fixture(autouse=True)
-def fresh_socket_state(fresh_sockets):
-    """Cheap password hashes, and no sockets or counts left over from another test's app."""
+def cheap_passwords(fast_passwords):
+    """Cheap password hashes: these tests sign in often."""
 
 
 def cid():
@@ -27,7 +26,7 @@ def cid():
 def add_tables(app, session_id, *names):
     with app.app_context():
         session = db.session.get(CafeSession, session_id)
-        return [t.id for t in cafe_rules.set_tables(session, list(names))]
+        return [t.id for t in services.set_tables(session, list(names))]
 
 
 @pytest.fixture
@@ -141,8 +140,8 @@ def test_page_without_tables_looks_as_before(app, cafe):
 
 def test_page_shows_the_round_once_rounds_started(app, cafe):
     with app.app_context():
-        cafe_rules.start_round(db.session.get(CafeSession, cafe["id"]))
-        cafe_rules.start_round(db.session.get(CafeSession, cafe["id"]))
+        services.start_round(db.session.get(CafeSession, cafe["id"]))
+        services.start_round(db.session.get(CafeSession, cafe["id"]))
     http = app.test_client()
     html = page(http, cafe["code"])
     assert "hidden" not in opening_tag(html, "where")
@@ -200,14 +199,14 @@ def test_answers_after_moving_record_the_new_table(app, cafe, tables):
     red, green, _ = option_ids(app, choice)
     http, phone = join_phone(app, cafe["code"])
     with app.app_context():
-        cafe_rules.start_round(db.session.get(CafeSession, cafe["id"]))
+        services.start_round(db.session.get(CafeSession, cafe["id"]))
     table(phone, {"table_id": tables[0]})
     assert phone.emit("vote", {"question_id": choice, "client_id": cid(), "choices": [red]}, namespace=PHONE, callback=True)["ok"]
     first = phone.emit("note", {"question_id": notes_q, "client_id": cid(), "text": "At one"}, namespace=PHONE, callback=True)
 
     # Round 2: the participant moves to another table in one tap.
     with app.app_context():
-        cafe_rules.start_round(db.session.get(CafeSession, cafe["id"]))
+        services.start_round(db.session.get(CafeSession, cafe["id"]))
     assert table(phone, {"table_id": tables[1]})["ok"]
     assert phone.emit("vote", {"question_id": choice, "client_id": cid(), "choices": [green]}, namespace=PHONE, callback=True)["ok"]
     second = phone.emit("note", {"question_id": notes_q, "client_id": cid(), "text": "At two"}, namespace=PHONE, callback=True)
@@ -223,7 +222,7 @@ def test_answers_after_moving_record_the_new_table(app, cafe, tables):
 def test_every_socket_of_the_phone_moves(app, cafe, tables):
     """Two tabs (or a reconnect beside a stale socket): the one that did not move answers for the new table too."""
     http, phone = join_phone(app, cafe["code"])
-    other_tab = socketio.test_client(app, namespace=PHONE, flask_test_client=http, auth={"code": cafe["code"]})
+    other_tab = app.extensions["socketio"].test_client(app, namespace=PHONE, flask_test_client=http, auth={"code": cafe["code"]})
     table(phone, {"table_id": tables[2]})
     ack = other_tab.emit("note", {"question_id": cafe["questions"][1], "client_id": cid(), "text": "hi"},
                          namespace=PHONE, callback=True)
@@ -239,7 +238,7 @@ def test_a_move_made_elsewhere_counts_at_once(app, client, facilitator, cafe, ta
     table(phone, {"table_id": tables[0]})
     with app.app_context():  # as another process would: straight to the database
         participant = db.session.query(Participant).one()
-        cafe_rules.choose_table(participant, tables[2])
+        services.choose_table(participant, tables[2])
     moved = phone.emit("note", {"question_id": cafe["questions"][1], "client_id": cid(), "text": "moved"},
                        namespace=PHONE, callback=True)
     # The facilitator takes away the (still empty) first and second tables... and the third.
@@ -339,8 +338,7 @@ def test_phone_state_and_live_events_carry_the_round(app, client, cafe, tables):
     phone.get_received(PHONE)
     with app.app_context():
         session = db.session.get(CafeSession, cafe["id"])
-        cafe_rules.start_round(session)
-        live.announce_round(session)
+        services.start_round(session)
     assert events(phone, "round", PHONE) == [{"round": 1}]
     assert http.get(f"/j/{cafe['code']}/state.json").json["session"]["round"] == 1
     assert phone.emit("state", namespace=PHONE, callback=True)["state"]["session"]["round"] == 1
@@ -350,7 +348,7 @@ def test_own_notes_show_their_status(app, cafe, tables):
     notes_q = cafe["questions"][1]
     http, phone = join_phone(app, cafe["code"])
     with app.app_context():
-        cafe_rules.set_moderation(db.session.get(CafeSession, cafe["id"]), "post", "rubbish")
+        services.set_moderation(db.session.get(CafeSession, cafe["id"]), "post", "rubbish")
 
     def post(text):
         return phone.emit("note", {"question_id": notes_q, "client_id": cid(), "text": text}, namespace=PHONE, callback=True)
@@ -359,7 +357,7 @@ def test_own_notes_show_their_status(app, cafe, tables):
     held = post("Rubbish collection")  # a blocked word: held, whatever the mode
     assert (shown["status"], held["status"]) == ("visible", "held")
     with app.app_context():
-        cafe_rules.set_moderation(db.session.get(CafeSession, cafe["id"]), "pre", "")
+        services.set_moderation(db.session.get(CafeSession, cafe["id"]), "pre", "")
     waiting = post("Safer crossings")
     assert waiting["status"] == "pending"
     by_http = http.post(f"/j/{cafe['code']}/note", json={"question_id": notes_q, "client_id": cid(), "text": "Benches"}).json
@@ -367,9 +365,7 @@ def test_own_notes_show_their_status(app, cafe, tables):
 
     phone.get_received(PHONE)
     with app.app_context():
-        note = db.session.get(Note, shown["id"])
-        cafe_rules.moderate(note, "hide", "facilitator")
-        live.note_changed(note)
+        services.moderate(db.session.get(Note, shown["id"]), "hide", "facilitator")
     # Only the author's phone hears of it.
     _, bystander = join_phone(app, cafe["code"])
     bystander.get_received(PHONE)

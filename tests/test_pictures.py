@@ -7,6 +7,7 @@ import re
 import pytest
 from PIL import Image
 
+from consult import services
 from consult import rules
 from consult.extensions import db
 from consult.models import CafeSession, Option, Question
@@ -193,7 +194,7 @@ def test_option_pictures_follow_their_options_and_reach_phones(app, client, empt
 
     # Phones get the pictures with their alt text.
     with app.app_context():
-        rules.control(db.session.get(CafeSession, empty), "open", q["id"])
+        services.control(db.session.get(CafeSession, empty), "open", q["id"])
     http = app.test_client()
     assert http.get(f"/j/{db_code(app, empty)}").status_code == 200
     state = http.get(f"/j/{db_code(app, empty)}/state.json").json
@@ -261,7 +262,7 @@ def test_pictures_show_with_escaped_alt_text_everywhere(app, client, empty):
     assert r.status_code == 302, text(r)
     q = only_question(app, empty)
     with app.app_context():
-        rules.control(db.session.get(CafeSession, empty), "open", q["id"])
+        services.control(db.session.get(CafeSession, empty), "open", q["id"])
     code = db_code(app, empty)
     escaped = "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;"
     pages = {
@@ -346,7 +347,8 @@ def test_projector_state_and_phone_state_carry_question_pictures(app, facilitato
 
 def test_pictures_travel_in_the_json_export(app, client, empty):
     """A session file carries its pictures inline, and importing it saves them again."""
-    from consult.writeup.transfer import export, import_session
+    from consult.services import import_session
+    from consult.transfer import export
 
     r = post_question(client, empty, **choice_fields([("Bus", picture(), "A red bus", None, False),
                                                       ("Bike", None, "", None, False)], options="Bus\nBike",

@@ -6,10 +6,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import create_engine, text
 
+from consult import services
 from consult import create_app, rules
 from consult.extensions import db
 from consult.models import CafeSession, Facilitator, Note, Vote
 from consult.results import results
+
+from .conftest import cast_vote, post_note
 
 from .test_cli import schema_diff
 
@@ -52,14 +55,14 @@ def test_votes_and_notes_on_postgres(pg_app):
         cafe = CafeSession(owner=owner, title="PG café", join_code=rules.unique_join_code())
         db.session.add(cafe)
         db.session.commit()
-        choice = rules.save_question(cafe, None, {"kind": "choice", "text": "Pick", "options": "A\nB"})
-        notes = rules.save_question(cafe, None, {"kind": "notes", "text": "Say", "max_length": 280})
-        rules.control(cafe, "open", choice.id)
-        rules.control(cafe, "open", notes.id)
-        people = [rules.join(cafe) for _ in range(5)]
+        choice = services.save_question(cafe, None, {"kind": "choice", "text": "Pick", "options": "A\nB"})
+        notes = services.save_question(cafe, None, {"kind": "notes", "text": "Say", "max_length": 280})
+        services.control(cafe, "open", choice.id)
+        services.control(cafe, "open", notes.id)
+        people = [services.join(cafe) for _ in range(5)]
         for i, p in enumerate(people):
-            rules.cast_vote(p, {"question_id": choice.id, "client_id": f"v-{i:08d}", "choices": [choice.options[i % 2].id]})
-            rules.post_note(p, {"question_id": notes.id, "client_id": f"n-{i:08d}", "text": f"Gujarati ગુજરાતી, Polish żółć {i}"})
+            cast_vote(p, {"question_id": choice.id, "client_id": f"v-{i:08d}", "choices": [choice.options[i % 2].id]})
+            post_note(p, {"question_id": notes.id, "client_id": f"n-{i:08d}", "text": f"Gujarati ગુજરાતી, Polish żółć {i}"})
         assert [b["count"] for b in results(choice)["bars"]] == [3, 2]
         assert results(notes)["notes"][0]["text"] == "Gujarati ગુજરાતી, Polish żółć 0"
         # Deleting the session cascades in the database itself.
@@ -76,16 +79,16 @@ def test_a_retried_vote_racing_itself_is_stored_once(pg_app):
         cafe = CafeSession(owner=owner, title="Race", join_code=rules.unique_join_code())
         db.session.add(cafe)
         db.session.commit()
-        q = rules.save_question(cafe, None, {"kind": "choice", "text": "Pick", "options": "A\nB"})
-        rules.control(cafe, "open", q.id)
-        pid, qid, opt = rules.join(cafe).id, q.id, q.options[0].id
+        q = services.save_question(cafe, None, {"kind": "choice", "text": "Pick", "options": "A\nB"})
+        services.control(cafe, "open", q.id)
+        pid, qid, opt = services.join(cafe).id, q.id, q.options[0].id
 
     def submit(_):
         with pg_app.app_context():
             from consult.models import Participant
 
             p = db.session.get(Participant, pid)
-            vote_id, _ = rules.cast_vote(p, {"question_id": qid, "client_id": "same-retry-1", "choices": [opt]})
+            vote_id, _ = cast_vote(p, {"question_id": qid, "client_id": "same-retry-1", "choices": [opt]})
             return vote_id
 
     for _ in range(5):

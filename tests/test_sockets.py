@@ -4,14 +4,12 @@ import uuid
 
 import pytest
 
-from consult import live, models, rules
+from consult import batch, live, models, rules, services
 from consult.app import SOCKET_ERROR
-from consult.extensions import db, socketio
-from consult.facilitator import events as facilitator_events
+from consult.extensions import db
 from consult.models import Note, Participant, Question, Vote
-from consult.participant import events as phone_events
 
-from .conftest import events, join_phone, login, make_cafe, make_facilitator, option_ids
+from .conftest import events, hub, join_phone, login, make_cafe, make_facilitator, option_ids
 
 PHONE = "/phone"
 SCREEN = "/facilitator"
@@ -20,8 +18,8 @@ NOT_FOUND = "That question was not found."
 
 
 @pytest.fixture(autouse=True)
-def fresh_socket_state(fresh_sockets):
-    """Cheap password hashes, and no sockets or counts left over from another test's app."""
+def cheap_passwords(fast_passwords):
+    """Cheap password hashes: these tests sign in often."""
 
 
 def cid():
@@ -29,7 +27,7 @@ def cid():
 
 
 def screen(app, http, session_id, view="control"):
-    return socketio.test_client(app, namespace=SCREEN, flask_test_client=http,
+    return app.extensions["socketio"].test_client(app, namespace=SCREEN, flask_test_client=http,
                                 auth={"session_id": session_id, "view": view})
 
 
@@ -84,14 +82,14 @@ def test_phone_connect_refused_for_unknown_code(app, cafe):
     http = app.test_client()
     http.get(f"/j/{cafe['code']}")
     for auth in ({"code": "ZZZZZZ"}, {"code": None}, {"code": ["x"]}, {}, None, "nonsense", {"code": "x" * 100_000}):
-        sock = socketio.test_client(app, namespace=PHONE, flask_test_client=http, auth=auth)
+        sock = app.extensions["socketio"].test_client(app, namespace=PHONE, flask_test_client=http, auth=auth)
         assert not sock.is_connected(PHONE), auth
-    assert not phone_events._phones and live.presence.connected(cafe["id"]) == 0
+    assert not hub(app).phones and hub(app).presence.connected(cafe["id"]) == 0
 
 
 def test_phone_connect_refused_without_cookie(app, cafe):
     for http in (app.test_client(), None):
-        sock = socketio.test_client(app, namespace=PHONE, flask_test_client=http, auth={"code": cafe["code"]})
+        sock = app.extensions["socketio"].test_client(app, namespace=PHONE, flask_test_client=http, auth={"code": cafe["code"]})
         assert not sock.is_connected(PHONE)
     assert count(app, Participant) == 0
 
@@ -99,7 +97,7 @@ def test_phone_connect_refused_without_cookie(app, cafe):
 def test_phone_cookie_for_another_session_is_refused(app, cafe, facilitator):
     other = make_cafe(app, facilitator, title="Other")
     http, _ = join_phone(app, cafe["code"])
-    sock = socketio.test_client(app, namespace=PHONE, flask_test_client=http, auth={"code": other["code"]})
+    sock = app.extensions["socketio"].test_client(app, namespace=PHONE, flask_test_client=http, auth={"code": other["code"]})
     assert not sock.is_connected(PHONE)
 
 
@@ -116,7 +114,7 @@ def test_phone_gets_state_on_connect(app, cafe, ids):
 
 def test_lower_case_code_connects(app, cafe):
     http, _ = join_phone(app, cafe["code"])
-    sock = socketio.test_client(app, namespace=PHONE, flask_test_client=http, auth={"code": cafe["code"].lower()})
+    sock = app.extensions["socketio"].test_client(app, namespace=PHONE, flask_test_client=http, auth={"code": cafe["code"].lower()})
     assert sock.is_connected(PHONE)
 
 
@@ -146,7 +144,7 @@ def test_reconnect_gets_full_snapshot_with_own_answers(app, cafe, ids):
         {"id": notes[1]["id"], "text": "Idea 2", "client_id": "note-0000002", "status": "visible"},
     ]}
     # A brand-new socket from the same phone is the same participant.
-    again = socketio.test_client(app, namespace=PHONE, flask_test_client=http, auth={"code": cafe["code"]})
+    again = app.extensions["socketio"].test_client(app, namespace=PHONE, flask_test_client=http, auth={"code": cafe["code"]})
     assert events(again, "state", PHONE)[0]["answers"] == state["answers"]
     assert count(app, Participant) == 2
 
@@ -236,7 +234,7 @@ def bad_ids(app, cafe, facilitator, ids):
     other = make_cafe(app, facilitator, title="Other")
     with app.app_context():
         session = db.session.get(models.CafeSession, cafe["id"])
-        closed = rules.save_question(session, None, {"kind": "choice", "text": "Shut", "options": "A\nB"}).id
+        closed = services.save_question(session, None, {"kind": "choice", "text": "Shut", "options": "A\nB"}).id
     return {**ids, "other": other["questions"][0], "other_opts": option_ids(app, other["questions"][0]),
             "closed": closed, "closed_opts": option_ids(app, closed)}
 
@@ -301,7 +299,7 @@ BAD_NOTES = [
     ("text list", lambda i: {"client_id": cid(), "question_id": i["notes"], "text": ["hi"]}, "Write a note before sending."),
     ("text blank", lambda i: {"client_id": cid(), "question_id": i["notes"], "text": " \n\t "}, "Write a note before sending."),
     ("text too long", lambda i: {"client_id": cid(), "question_id": i["notes"], "text": "x" * 51},
-     "Your note is 51 characters long; the limit is 50. Shorten it and send again: nothing was lost."),
+     "That note is 51 characters long; the limit is 50. Shorten it and send again: nothing was lost."),
     ("text huge", lambda i: {"client_id": cid(), "question_id": i["notes"], "text": "y" * 1_000_000}, "the limit is 50"),
     ("note on a vote question", lambda i: {"client_id": cid(), "question_id": i["choice"], "text": "hi"},
      "This question takes votes, not notes."),
@@ -370,9 +368,9 @@ def test_screen_refused_for_bad_auth(app, client, cafe):
     for auth in BAD_SCREEN_AUTH:
         if isinstance(auth, dict) and auth.get("session_id") == "ID":
             auth = {**auth, "session_id": cafe["id"]}
-        sock = socketio.test_client(app, namespace=SCREEN, flask_test_client=client, auth=auth)
+        sock = app.extensions["socketio"].test_client(app, namespace=SCREEN, flask_test_client=client, auth=auth)
         assert not sock.is_connected(SCREEN), auth
-    assert not facilitator_events._screens
+    assert not hub(app).screens
     assert screen(app, client, cafe["id"]).is_connected(SCREEN)  # while good auth connects
 
 
@@ -579,7 +577,9 @@ def test_wrong_number_of_arguments_gets_an_error_ack(app, client, cafe, phone, i
     control = screen(app, client, cafe["id"])
     for args in [(), ({}, {}), ({"a": 1}, "extra", 3)]:
         for sock, ns, event in ((phone, PHONE, "vote"), (phone, PHONE, "note"), (control, SCREEN, "control")):
-            assert sock.emit(event, *args, namespace=ns, callback=True) == {"ok": False, "error": SOCKET_ERROR}, (event, args)
+            ack = sock.emit(event, *args, namespace=ns, callback=True)
+            # No payload at all is a malformed request; extra arguments fail in the handler's call.
+            assert ack["ok"] is False and ack["error"] in (SOCKET_ERROR, rules.MALFORMED, "Malformed request."), (event, args)
             assert sock.is_connected(ns)
     assert vote(phone, {"question_id": ids["choice"], "client_id": cid(), "choices": ids["choice_opts"][:1]})["ok"]
 
@@ -590,7 +590,7 @@ def test_exception_in_a_handler_is_answered_rolled_back_and_logged(app, phone, i
         db.session.flush()
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(rules, "record_votes", broken)
+    monkeypatch.setitem(batch.RECORDS, "vote", broken)
     with caplog.at_level(logging.ERROR):
         ack = vote(phone, {"question_id": ids["choice"], "client_id": cid(), "choices": ids["choice_opts"][:1]})
     assert ack == {"ok": False, "error": SOCKET_ERROR}
@@ -603,7 +603,7 @@ def test_exception_in_a_handler_is_answered_rolled_back_and_logged(app, phone, i
 
 
 def test_exception_in_the_rollback_still_answers(app, phone, ids, monkeypatch):
-    monkeypatch.setattr(rules, "record_notes", lambda *a: 1 / 0)
+    monkeypatch.setitem(batch.RECORDS, "note", lambda *a: 1 / 0)
     monkeypatch.setattr(db.session, "rollback", lambda: 1 / 0, raising=False)
     ack = note(phone, {"question_id": ids["notes"], "client_id": cid(), "text": "hi"})
     assert ack == {"ok": False, "error": SOCKET_ERROR}
@@ -621,10 +621,10 @@ def test_exception_while_connecting_refuses_the_connection(app, cafe, monkeypatc
     http = app.test_client()
     http.get(f"/j/{cafe['code']}")
     monkeypatch.setattr(live, "phone_state", lambda participant: 1 / 0)
-    sock = socketio.test_client(app, namespace=PHONE, flask_test_client=http, auth={"code": cafe["code"]})
+    sock = app.extensions["socketio"].test_client(app, namespace=PHONE, flask_test_client=http, auth={"code": cafe["code"]})
     assert not sock.is_connected(PHONE)
     monkeypatch.undo()
-    sock = socketio.test_client(app, namespace=PHONE, flask_test_client=http, auth={"code": cafe["code"]})
+    sock = app.extensions["socketio"].test_client(app, namespace=PHONE, flask_test_client=http, auth={"code": cafe["code"]})
     assert sock.is_connected(PHONE)
 
 

@@ -3,11 +3,12 @@ import re
 
 import pytest
 
+from consult import services
 from consult import cafe, rules, starters
 from consult.extensions import db
 from consult.models import HORIZONS, CafeSession, Note, Participant, Priority, Vote
 
-from .conftest import login, make_cafe, make_facilitator
+from .conftest import cast_vote, login, make_cafe, make_facilitator, post_note
 
 OTHER = "other@example.org"
 
@@ -97,8 +98,8 @@ def test_start_from_an_earlier_session_copies_its_set_up_not_its_answers(app, cl
     source = make_cafe(app, facilitator, title="Last year's café")
     with app.app_context():
         session = db.session.get(CafeSession, source["id"])
-        cafe.set_tables(session, ["Riverside", "Garden"])
-        cafe.set_moderation(session, "pre", "badword\nworse phrase")
+        services.set_tables(session, ["Riverside", "Garden"])
+        services.set_moderation(session, "pre", "badword\nworse phrase")
         session.priorities.extend([Priority(code="VF1", name="Vision", position=0),
                                    Priority(code="VF2", name="Skills", position=1)])
         q = session.questions[0]
@@ -106,10 +107,10 @@ def test_start_from_an_earlier_session_copies_its_set_up_not_its_answers(app, cl
         q.options[1].image, q.options[1].image_alt = "b" * 32 + ".gif", "Green"
         starters.add_trajectory(session, "Where next?", ["Housing", "Jobs"])
         db.session.commit()
-        cafe.start_round(session)
-        participant = rules.join(session)
-        rules.cast_vote(participant, {"client_id": "vote-0001", "question_id": q.id, "choices": [q.options[0].id]})
-        rules.post_note(participant, {"client_id": "note-0001", "question_id": source["questions"][1], "text": "Buses"})
+        services.start_round(session)
+        participant = services.join(session)
+        cast_vote(participant, {"client_id": "vote-0001", "question_id": q.id, "choices": [q.options[0].id]})
+        post_note(participant, {"client_id": "note-0001", "question_id": source["questions"][1], "text": "Buses"})
     before = newest(app, facilitator)
 
     r = create(client, start="copy", source=str(source["id"]), title="This year's café")
@@ -142,12 +143,11 @@ def test_another_facilitators_session_cannot_be_a_starting_point(app, client, fa
     assert r.status_code == 200 and "Choose one of your earlier sessions" in text(r)
     with app.app_context():
         assert db.session.query(CafeSession).count() == before
-    # Nor through the rules themselves.
+    # Nor through the service itself.
     with app.app_context():
-        mine = CafeSession(owner_id=facilitator, title="Mine", join_code=rules.unique_join_code())
-        db.session.add(mine)
         with pytest.raises(rules.Invalid):
-            starters.start(mine, starters.COPY, db.session.get(CafeSession, theirs["id"]))
+            services.create_session(facilitator, {"title": "Mine"}, starters.COPY,
+                                    db.session.get(CafeSession, theirs["id"]))
         assert db.session.query(CafeSession).count() == before
 
 
@@ -165,11 +165,11 @@ def test_duplicate_copies_tables_pictures_and_grids(app, client, facilitator):
     source = make_cafe(app, facilitator)
     with app.app_context():
         session = db.session.get(CafeSession, source["id"])
-        cafe.set_tables(session, cafe.table_names("3"))
+        services.set_tables(session, cafe.table_names("3"))
         session.questions[0].options[0].image = "c" * 32 + ".webp"
         session.questions[0].options[0].image_alt = "Red"
         starters.add_trajectory(session, "Where next?", ["Housing"])
-        copy = rules.duplicate_session(session)
+        copy = services.duplicate_session(session)
         assert [t.name for t in copy.tables] == ["Table 1", "Table 2", "Table 3"]
         assert (copy.questions[0].options[0].image, copy.questions[0].options[0].image_alt) == ("c" * 32 + ".webp", "Red")
         assert [r.text for r in copy.questions[-1].rows] == ["Housing"] and len(copy.questions[-1].horizons) == 4

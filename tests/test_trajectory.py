@@ -10,17 +10,19 @@ import uuid
 
 import pytest
 
+from consult import services
 from consult import cafe, live, rules
 from consult.app import SOCKET_ERROR
-from consult.extensions import db, socketio
+from consult.extensions import db
 from consult.models import HORIZONS, CafeSession, Horizon, Note, NoteEdit, Question, TrajectoryRow
 from consult.results import results
 from consult.writeup.build import writeup
 from consult.writeup.formats import RAW_COLUMNS, csv_text, markdown
 from consult.writeup.routes import render
-from consult.writeup.transfer import export, import_session
+from consult.services import import_session
+from consult.transfer import export
 
-from .conftest import events, join_phone, make_cafe, pdf_text
+from .conftest import cast_vote, events, join_phone, make_cafe, pdf_text, post_note
 
 PHONE, HOST, SCREEN = "/phone", "/host", "/facilitator"
 ROWS = ["More local jobs", "Skills for young people", "Affordable homes"]
@@ -29,8 +31,8 @@ GRID = {"kind": "trajectory", "text": "Where could we be, and when?", "rows": "\
 
 
 @pytest.fixture(autouse=True)
-def fresh_socket_state(fresh_sockets):
-    """Cheap password hashes, and no sockets or counts left over from another test's app."""
+def cheap_passwords(fast_passwords):
+    """Cheap password hashes: these tests sign in often."""
 
 
 def cid():
@@ -44,8 +46,8 @@ def world(app, facilitator):
     notes_q, grid_q = made["questions"]
     with app.app_context():  # the tests run in it, and read the database with db.session
         session = db.session.get(CafeSession, made["id"])
-        rules.control(session, "show", grid_q)
-        cafe.set_tables(session, ["Oak", "Ash"])
+        services.control(session, "show", grid_q)
+        services.set_tables(session, ["Oak", "Ash"])
         q = db.session.get(Question, grid_q)
         tables = {t.name: {"id": t.id, "token": t.host_token} for t in session.tables}
         yield {**made, "notes_q": notes_q, "grid_q": grid_q, "tables": tables,
@@ -80,7 +82,7 @@ def test_editing_keeps_ids_by_text_then_position(app, world):
     jobs, skills, homes = world["rows"]
     exploring, emerging, sustaining, systems = world["horizons"]
     # Reordered, one reworded and one added; a horizon renamed, one dropped (no milestones yet), hints edited.
-    rules.save_question(session, q, grid_data(
+    services.save_question(session, q, grid_data(
         rows="Affordable homes\nMORE LOCAL JOBS\nSkills for everyone\nTransport",
         horizons="Now | this year\nEmerging | 6 - 24 months\nSystems change",
     ))
@@ -97,31 +99,31 @@ def test_editing_keeps_ids_by_text_then_position(app, world):
 
 def test_a_row_or_horizon_with_milestones_cannot_be_removed(app, world):
     session = db.session.get(CafeSession, world["id"])
-    p = rules.join(session)
+    p = services.join(session)
     jobs, skills, homes = world["rows"]
     exploring, emerging, sustaining, systems = world["horizons"]
-    rules.post_note(p, {"question_id": world["grid_q"], "client_id": cid(), "text": "Hub open", "row_id": skills,
+    post_note(p, {"question_id": world["grid_q"], "client_id": cid(), "text": "Hub open", "row_id": skills,
                         "horizon_id": sustaining})
     q = db.session.get(Question, world["grid_q"])
     with pytest.raises(rules.Invalid, match="The row “Skills for young people” has milestones, so it cannot be removed."):
-        rules.save_question(session, q, grid_data(rows="More local jobs\nAffordable homes"))
+        services.save_question(session, q, grid_data(rows="More local jobs\nAffordable homes"))
     with pytest.raises(rules.Invalid, match="The time horizon “Sustaining” has milestones, so it cannot be removed."):
-        rules.save_question(session, q, grid_data(horizons="Exploring\nEmerging\nSystems change"))
+        services.save_question(session, q, grid_data(horizons="Exploring\nEmerging\nSystems change"))
     # Nothing changed, and rewording keeps the milestone in its cell.
     q = db.session.get(Question, world["grid_q"])
     assert [r.text for r in q.rows] == ROWS and len(q.horizons) == 4
-    rules.save_question(session, q, grid_data(rows="More local jobs\nSkills for all ages\nAffordable homes",
+    services.save_question(session, q, grid_data(rows="More local jobs\nSkills for all ages\nAffordable homes",
                                               horizons=rules.horizons_text().replace("Sustaining", "Keeping going")))
     note = db.session.query(Note).one()
     assert (note.row_id, note.horizon_id) == (skills, sustaining)
     assert db.session.get(TrajectoryRow, skills).text == "Skills for all ages"
     assert db.session.get(Horizon, sustaining).name == "Keeping going"
     # Removing a row without milestones is fine.
-    rules.save_question(session, q, grid_data(rows="Skills for all ages"))
+    services.save_question(session, q, grid_data(rows="Skills for all ages"))
     assert [r.id for r in q.rows] == [skills]
     # And the type cannot change once there are milestones.
     with pytest.raises(rules.Invalid, match="type cannot change"):
-        rules.save_question(session, q, {"kind": "notes", "text": "x"})
+        services.save_question(session, q, {"kind": "notes", "text": "x"})
 
 
 BAD_GRIDS = [
@@ -146,28 +148,28 @@ def test_bad_grids_are_refused_and_change_nothing(app, world):
     before = db.session.query(Question).count()
     for changes, message in BAD_GRIDS:
         with pytest.raises(rules.Invalid, match=message):
-            rules.save_question(session, None, grid_data(**changes))
+            services.save_question(session, None, grid_data(**changes))
         assert db.session.query(Question).count() == before
         with pytest.raises(rules.Invalid, match=message):
-            rules.save_question(session, db.session.get(Question, world["grid_q"]), grid_data(**changes))
+            services.save_question(session, db.session.get(Question, world["grid_q"]), grid_data(**changes))
         q = db.session.get(Question, world["grid_q"])
         assert [r.text for r in q.rows] == ROWS and [(h.name, h.hint) for h in q.horizons] == HORIZONS, changes
 
 
 def test_a_grid_without_answers_can_become_another_type_and_back(app, world):
     session = db.session.get(CafeSession, world["id"])
-    q = rules.save_question(session, db.session.get(Question, world["grid_q"]), {"kind": "notes", "text": "Just notes"})
+    q = services.save_question(session, db.session.get(Question, world["grid_q"]), {"kind": "notes", "text": "Just notes"})
     assert q.kind == "notes" and q.rows == [] and q.horizons == []
     assert db.session.query(TrajectoryRow).count() == 0 and db.session.query(Horizon).count() == 0
-    q = rules.save_question(session, q, grid_data())
+    q = services.save_question(session, q, grid_data())
     assert [r.text for r in q.rows] == ROWS
 
 
 def test_duplicating_a_session_copies_the_grid(app, world):
     session = db.session.get(CafeSession, world["id"])
-    rules.post_note(rules.join(session), {"question_id": world["grid_q"], "client_id": cid(), "text": "x",
+    post_note(services.join(session), {"question_id": world["grid_q"], "client_id": cid(), "text": "x",
                                           "row_id": world["rows"][0], "horizon_id": world["horizons"][0]})
-    copy = rules.duplicate_session(session)
+    copy = services.duplicate_session(session)
     q = copy.questions[1]
     assert q.kind == "trajectory" and q.max_length == 60 and q.notes == []
     assert [r.text for r in q.rows] == ROWS and [(h.name, h.hint) for h in q.horizons] == HORIZONS
@@ -179,37 +181,37 @@ def test_duplicating_a_session_copies_the_grid(app, world):
 def test_a_milestone_goes_in_its_cell_with_table_round_and_moderation(app, world):
     session = db.session.get(CafeSession, world["id"])
     oak = world["tables"]["Oak"]["id"]
-    p = rules.join(session)
-    cafe.choose_table(p, oak)
-    cafe.start_round(session)
+    p = services.join(session)
+    services.choose_table(p, oak)
+    services.start_round(session)
     who = rules.Voter(p.id, session.id)
     jobs, skills, homes = world["rows"]
     exploring, emerging, sustaining, systems = world["horizons"]
-    note_id, created = rules.post_note(who, {"question_id": world["grid_q"], "client_id": "m-000001", "text": " Job fair ",
+    note_id, created = post_note(who, {"question_id": world["grid_q"], "client_id": "m-000001", "text": " Job fair ",
                                              "row_id": jobs, "horizon_id": emerging})
     assert created
     note = db.session.get(Note, note_id)
     assert (note.text, note.row_id, note.horizon_id, note.table_id, note.round, note.status) == (
         "Job fair", jobs, emerging, oak, 1, "visible")
     # A retry is the same milestone.
-    assert rules.post_note(who, {"question_id": world["grid_q"], "client_id": "m-000001", "text": "Job fair",
+    assert post_note(who, {"question_id": world["grid_q"], "client_id": "m-000001", "text": "Job fair",
                                  "row_id": jobs, "horizon_id": emerging}) == (note_id, False)
     # Blocked words and pre-moderation apply as to any note.
-    cafe.set_moderation(session, "post", "darn")
-    held, _ = rules.post_note(who, {"question_id": world["grid_q"], "client_id": cid(), "text": "Darn rents",
+    services.set_moderation(session, "post", "darn")
+    held, _ = post_note(who, {"question_id": world["grid_q"], "client_id": cid(), "text": "Darn rents",
                                     "row_id": homes, "horizon_id": systems})
     assert db.session.get(Note, held).status == "held"
-    cafe.set_moderation(session, "pre", "")
-    pending, _ = rules.post_note(who, {"question_id": world["grid_q"], "client_id": cid(), "text": "Homes plan",
+    services.set_moderation(session, "pre", "")
+    pending, _ = post_note(who, {"question_id": world["grid_q"], "client_id": cid(), "text": "Homes plan",
                                        "row_id": homes, "horizon_id": exploring})
     assert db.session.get(Note, pending).status == "pending"
 
 
 def test_a_one_row_grid_needs_no_row(app, world):
     session = db.session.get(CafeSession, world["id"])
-    q = rules.save_question(session, None, grid_data(rows="Our city"))
-    rules.control(session, "open", q.id)
-    note_id, _ = rules.post_note(rules.join(session), {"question_id": q.id, "client_id": cid(), "text": "x",
+    q = services.save_question(session, None, grid_data(rows="Our city"))
+    services.control(session, "open", q.id)
+    note_id, _ = post_note(services.join(session), {"question_id": q.id, "client_id": cid(), "text": "x",
                                                        "horizon_id": q.horizons[1].id})
     assert db.session.get(Note, note_id).row_id == q.rows[0].id
 
@@ -234,39 +236,39 @@ BAD_CELLS = [
 
 def test_a_milestone_must_name_a_cell_of_its_own_grid(app, world):
     session = db.session.get(CafeSession, world["id"])
-    other = rules.save_question(session, None, grid_data(text="Another grid"))
+    other = services.save_question(session, None, grid_data(text="Another grid"))
     fill = {"ROW": world["rows"][0], "HZ": world["horizons"][0], "OTHER_ROW": other.rows[0].id,
             "OTHER_HZ": other.horizons[0].id}
-    p = rules.join(session)
+    p = services.join(session)
     for cell, message in BAD_CELLS:
         payload = {"question_id": world["grid_q"], "client_id": cid(), "text": "A milestone",
                    **{k: fill.get(v, v) if isinstance(v, str) else v for k, v in cell.items()}}
         with pytest.raises(rules.Invalid, match=message):
-            rules.post_note(p, payload)
+            post_note(p, payload)
     assert db.session.query(Note).count() == 0
 
 
 def test_milestones_keep_the_note_rules(app, world):
     session = db.session.get(CafeSession, world["id"])
-    p = rules.join(session)
+    p = services.join(session)
     base = {"question_id": world["grid_q"], "row_id": world["rows"][0], "horizon_id": world["horizons"][0]}
     with pytest.raises(rules.Invalid, match="limit is 60"):
-        rules.post_note(p, {**base, "client_id": cid(), "text": "x" * 61})
+        post_note(p, {**base, "client_id": cid(), "text": "x" * 61})
     with pytest.raises(rules.Invalid, match="Write a note"):
-        rules.post_note(p, {**base, "client_id": cid(), "text": "  "})
+        post_note(p, {**base, "client_id": cid(), "text": "  "})
     with pytest.raises(rules.Invalid, match="takes notes, not votes"):
-        rules.cast_vote(p, {"question_id": world["grid_q"], "client_id": cid(), "choices": [1]})
+        cast_vote(p, {"question_id": world["grid_q"], "client_id": cid(), "choices": [1]})
     # A cell on a plain notes question is ignored, not stored.
-    note_id, _ = rules.post_note(p, {**base, "question_id": world["notes_q"], "client_id": cid(), "text": "plain"})
+    note_id, _ = post_note(p, {**base, "question_id": world["notes_q"], "client_id": cid(), "text": "plain"})
     assert (db.session.get(Note, note_id).row_id, db.session.get(Note, note_id).horizon_id) == (None, None)
-    rules.control(session, "close", world["grid_q"])
+    services.control(session, "close", world["grid_q"])
     with pytest.raises(rules.Invalid, match="closed"):
-        rules.post_note(p, {**base, "client_id": cid(), "text": "late"})
+        post_note(p, {**base, "client_id": cid(), "text": "late"})
 
 
 def test_bulk_path_records_each_cell(app, world):
     session = db.session.get(CafeSession, world["id"])
-    people = [rules.Voter(rules.join(session).id, session.id) for _ in range(3)]
+    people = [rules.Voter(services.join(session).id, session.id) for _ in range(3)]
     rows, hz = world["rows"], world["horizons"]
     items = [(people[i % 3], {"question_id": world["grid_q"], "client_id": f"bulk-{i:04d}", "text": f"m{i}",
                               "row_id": rows[i % 3], "horizon_id": hz[i % 4]}) for i in range(12)]
@@ -280,21 +282,21 @@ def test_bulk_path_records_each_cell(app, world):
 
 def test_results_place_visible_unmerged_milestones_by_round(app, world):
     session = db.session.get(CafeSession, world["id"])
-    p = rules.join(session)
+    p = services.join(session)
     jobs, skills, homes = world["rows"]
     exploring, emerging, sustaining, systems = world["horizons"]
 
     def post(text, row, horizon):
-        return rules.post_note(p, {"question_id": world["grid_q"], "client_id": cid(), "text": text,
+        return post_note(p, {"question_id": world["grid_q"], "client_id": cid(), "text": text,
                                    "row_id": row, "horizon_id": horizon})[0]
 
     a = post("Job fair", jobs, exploring)
-    cafe.start_round(session)
+    services.start_round(session)
     b = post("job fair!", jobs, exploring)
     c = post("Apprenticeships", skills, emerging)
     d = post("Rude", homes, systems)
-    cafe.merge(db.session.get(Note, a), [db.session.get(Note, b)], by="host:Oak")
-    cafe.moderate(db.session.get(Note, d), "hide", by="facilitator")
+    services.merge(db.session.get(Note, a), [db.session.get(Note, b)], by="host:Oak")
+    services.moderate(db.session.get(Note, d), "hide", by="facilitator")
     r = results(db.session.get(Question, world["grid_q"]))
     assert r["kind"] == "trajectory" and r["total"] == 2
     assert [h["name"] for h in r["horizons"]] == [n for n, _ in HORIZONS] and r["horizons"][1]["hint"] == "~ 6 - 24 months"
@@ -305,7 +307,7 @@ def test_results_place_visible_unmerged_milestones_by_round(app, world):
     assert cell_texts(results(db.session.get(Question, world["grid_q"]), 1)) == {
         ("Skills for young people", "Emerging"): ["Apprenticeships"]}
     # The shown round decides what the projector gets.
-    cafe.show_round(session, 1)
+    services.show_round(session, 1)
     assert live.screen_state(session, "projector")["results"]["total"] == 1
 
 
@@ -315,21 +317,21 @@ def test_move_note_logs_and_checks_the_cell(app, world):
     session = db.session.get(CafeSession, world["id"])
     jobs, skills, homes = world["rows"]
     exploring, emerging, sustaining, systems = world["horizons"]
-    note_id, _ = rules.post_note(rules.join(session), {"question_id": world["grid_q"], "client_id": cid(),
+    note_id, _ = post_note(services.join(session), {"question_id": world["grid_q"], "client_id": cid(),
                                                        "text": "Hub", "row_id": jobs, "horizon_id": exploring})
     note = db.session.get(Note, note_id)
-    cafe.move_note(note, skills, systems, by="host:Oak")
+    services.move_note(note, skills, systems, by="host:Oak")
     assert (note.row_id, note.horizon_id, note.text) == (skills, systems, "Hub") and note.updated_at
-    cafe.move_note(note, skills, systems, by="host:Oak")  # the same cell: nothing to log
+    services.move_note(note, skills, systems, by="host:Oak")  # the same cell: nothing to log
     edits = db.session.query(NoteEdit).filter_by(note_id=note_id).all()
     assert [(e.action, e.by, e.text) for e in edits] == [("move", "host:Oak", "Hub")]
     assert cafe.note_data(note)["edited"] is False  # a move is not an edit of the text
     for row, horizon in ((None, exploring), (jobs, None), (999_999, exploring), (jobs, "x"), (True, exploring)):
         with pytest.raises(rules.Invalid):
-            cafe.move_note(note, row, horizon, by="host:Oak")
-    plain, _ = rules.post_note(rules.join(session), {"question_id": world["notes_q"], "client_id": cid(), "text": "x"})
+            services.move_note(note, row, horizon, by="host:Oak")
+    plain, _ = post_note(services.join(session), {"question_id": world["notes_q"], "client_id": cid(), "text": "x"})
     with pytest.raises(rules.Invalid, match="Only milestones on a trajectory grid can be moved."):
-        cafe.move_note(db.session.get(Note, plain), jobs, exploring, by="host:Oak")
+        services.move_note(db.session.get(Note, plain), jobs, exploring, by="host:Oak")
 
 
 # -- sockets: the phone, the host, the screens ----------------------------------------------------
@@ -345,7 +347,7 @@ def seated_phone(app, world, table="Oak"):
 
 
 def test_the_phone_gets_the_grid_and_posts_into_a_cell(app, client, world):
-    control = socketio.test_client(app, namespace=SCREEN, flask_test_client=client,
+    control = app.extensions["socketio"].test_client(app, namespace=SCREEN, flask_test_client=client,
                                    auth={"session_id": world["id"], "view": "projector"})
     phone = seated_phone(app, world)
     (state,) = events(phone, "state", PHONE)
@@ -391,7 +393,7 @@ def test_a_host_sees_milestones_with_cells_and_moves_one(app, world):
                                   "row_id": jobs, "horizon_id": exploring}, PHONE)["id"]
     ash_note = ask(ash_phone, "note", {"question_id": world["grid_q"], "client_id": cid(), "text": "Ash's",
                                        "row_id": jobs, "horizon_id": exploring}, PHONE)["id"]
-    oak = socketio.test_client(app, namespace=HOST, auth={"token": world["tables"]["Oak"]["token"]})
+    oak = app.extensions["socketio"].test_client(app, namespace=HOST, auth={"token": world["tables"]["Oak"]["token"]})
     ack = ask(oak, "notes", {"question_id": world["grid_q"]})
     assert ack["ok"] and [(n["text"], n["row_id"], n["horizon_id"]) for n in ack["notes"]] == [("Job fair", jobs, exploring)]
     assert [r["id"] for r in ack["rows"]] == world["rows"] and [h["name"] for h in ack["horizons"]] == [n for n, _ in HORIZONS]
@@ -407,14 +409,14 @@ def test_a_host_sees_milestones_with_cells_and_moves_one(app, world):
     # A host cannot move another table's milestone, nor into a cell of another grid.
     assert ask(oak, "move", {"note_id": ash_note, "row_id": skills, "horizon_id": sustaining}) == {
         "ok": False, "error": "That note was not found."}
-    other = rules.save_question(db.session.get(CafeSession, world["id"]), None, grid_data(text="Other grid"))
+    other = services.save_question(db.session.get(CafeSession, world["id"]), None, grid_data(text="Other grid"))
     assert ask(oak, "move", {"note_id": note_id, "row_id": other.rows[0].id, "horizon_id": other.horizons[0].id})["ok"] is False
     db.session.rollback()  # see what the socket handlers committed
     assert (db.session.get(Note, ash_note).row_id, db.session.get(Note, note_id).row_id) == (jobs, skills)
 
 
 def test_a_host_adds_a_milestone_for_the_group(app, world):
-    oak = socketio.test_client(app, namespace=HOST, auth={"token": world["tables"]["Oak"]["token"]})
+    oak = app.extensions["socketio"].test_client(app, namespace=HOST, auth={"token": world["tables"]["Oak"]["token"]})
     payload = {"question_id": world["grid_q"], "client_id": cid(), "text": "Said aloud", "row_id": world["rows"][2],
                "horizon_id": world["horizons"][3]}
     ack = ask(oak, "add", payload)
@@ -438,7 +440,7 @@ def test_bad_moves_are_refused_and_the_socket_lives(app, world):
                                   "row_id": world["rows"][0], "horizon_id": world["horizons"][0]}, PHONE)["id"]
     plain = ask(phone, "note", {"question_id": world["notes_q"], "client_id": cid(), "text": "p"}, PHONE)["id"]
     fill = {"NID": note_id, "PLAIN": plain, "ROW": world["rows"][1], "HZ": world["horizons"][1]}
-    oak = socketio.test_client(app, namespace=HOST, auth={"token": world["tables"]["Oak"]["token"]})
+    oak = app.extensions["socketio"].test_client(app, namespace=HOST, auth={"token": world["tables"]["Oak"]["token"]})
     for payload in BAD_MOVES:
         if isinstance(payload, dict):
             payload = {k: fill.get(v, v) if isinstance(v, str) else v for k, v in payload.items()}
@@ -454,10 +456,10 @@ def test_a_revoked_host_cannot_move(app, world):
     phone = seated_phone(app, world)
     note_id = ask(phone, "note", {"question_id": world["grid_q"], "client_id": cid(), "text": "m",
                                   "row_id": world["rows"][0], "horizon_id": world["horizons"][0]}, PHONE)["id"]
-    oak = socketio.test_client(app, namespace=HOST, auth={"token": world["tables"]["Oak"]["token"]})
+    oak = app.extensions["socketio"].test_client(app, namespace=HOST, auth={"token": world["tables"]["Oak"]["token"]})
     from consult.models import CafeTable
 
-    cafe.revoke_host(db.session.get(CafeTable, world["tables"]["Oak"]["id"]))
+    services.revoke_host(db.session.get(CafeTable, world["tables"]["Oak"]["id"]))
     ack = ask(oak, "move", {"note_id": note_id, "row_id": world["rows"][1], "horizon_id": world["horizons"][1]})
     assert ack["ok"] is False and ack["revoked"] is True
     db.session.rollback()  # see what the socket handlers committed
@@ -487,7 +489,7 @@ def test_the_form_offers_the_notes_questions_as_rows_and_the_usual_horizons(app,
 
 def test_the_form_explains_a_refused_edit(app, client, world):
     session = db.session.get(CafeSession, world["id"])
-    rules.post_note(rules.join(session), {"question_id": world["grid_q"], "client_id": cid(), "text": "x",
+    post_note(services.join(session), {"question_id": world["grid_q"], "client_id": cid(), "text": "x",
                                           "row_id": world["rows"][2], "horizon_id": world["horizons"][0]})
     r = client.post(f"/sessions/{world['id']}/questions/{world['grid_q']}/edit", data={
         "kind": "trajectory", "text": "Where?", "rows": "More local jobs", "horizons": rules.horizons_text(), "max_length": 60})
@@ -506,13 +508,13 @@ def test_the_host_page_offers_the_grid(app, client, world):
 
 def test_the_control_page_lists_hidden_milestones_with_their_cells(app, client, world):
     session = db.session.get(CafeSession, world["id"])
-    note_id, _ = rules.post_note(rules.join(session), {"question_id": world["grid_q"], "client_id": cid(), "text": "x",
+    note_id, _ = post_note(services.join(session), {"question_id": world["grid_q"], "client_id": cid(), "text": "x",
                                                        "row_id": world["rows"][1], "horizon_id": world["horizons"][2]})
-    cafe.moderate(db.session.get(Note, note_id), "hide", by="facilitator")
+    services.moderate(db.session.get(Note, note_id), "hide", by="facilitator")
     state = client.get(f"/sessions/{world['id']}/state.json?view=control").json
     assert [(n["id"], n["row_id"], n["horizon_id"]) for n in state["hidden"]] == [(note_id, world["rows"][1], world["horizons"][2])]
     assert state["results"]["kind"] == "trajectory" and state["results"]["total"] == 0
-    rules.control(session, "hide", world["grid_q"])
+    services.control(session, "hide", world["grid_q"])
     hidden = client.get(f"/sessions/{world['id']}/state.json").json["results"]
     assert hidden == {"question_id": world["grid_q"], "kind": "trajectory", "total": 0, "hidden": True}
 
@@ -528,30 +530,30 @@ def written(app, world):
     exploring, emerging, sustaining, systems = world["horizons"]
 
     def person(table):
-        p = rules.join(session)
-        cafe.choose_table(p, table.id)
+        p = services.join(session)
+        services.choose_table(p, table.id)
         return rules.Voter(p.id, session.id)
 
     a, b = person(oak), person(ash)
 
     def post(who, text, row, horizon):
-        return rules.post_note(who, {"question_id": world["grid_q"], "client_id": cid(), "text": text,
+        return post_note(who, {"question_id": world["grid_q"], "client_id": cid(), "text": text,
                                      "row_id": row, "horizon_id": horizon})[0]
 
-    cafe.start_round(session)
+    services.start_round(session)
     n = {"fair": post(a, "Job fair in the library", jobs, exploring),
          "fair2": post(b, "jobs fair", jobs, exploring),
          "hub": post(b, "Skills hub | open ગુજરાતી", skills, sustaining),
          "formula": post(a, "=SUM(1,2)", homes, systems),
          "rude": post(b, "Rude remark", homes, emerging)}
-    n["host"], _ = cafe.host_note(oak, {"question_id": world["grid_q"], "client_id": cid(), "text": "Housing forum",
+    n["host"], _ = services.host_note(oak, {"question_id": world["grid_q"], "client_id": cid(), "text": "Housing forum",
                                         "row_id": homes, "horizon_id": emerging})
     note = lambda i: db.session.get(Note, i)  # noqa: E731
-    cafe.merge(note(n["fair"]), [note(n["fair2"])], by="host:Oak")
-    cafe.highlight(note(n["hub"]), True)
-    cafe.moderate(note(n["rude"]), "hide", by="facilitator")
-    cafe.move_note(note(n["host"]), homes, sustaining, by="host:Oak")
-    cafe.save_summary(oak, db.session.get(Question, world["grid_q"]), 1, "Housing needs a long view")
+    services.merge(note(n["fair"]), [note(n["fair2"])], by="host:Oak")
+    services.highlight(note(n["hub"]), True)
+    services.moderate(note(n["rude"]), "hide", by="facilitator")
+    services.move_note(note(n["host"]), homes, sustaining, by="host:Oak")
+    services.save_summary(oak, db.session.get(Question, world["grid_q"]), 1, "Housing needs a long view")
     return session, n
 
 

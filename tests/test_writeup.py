@@ -10,15 +10,18 @@ from xml.etree import ElementTree
 import pytest
 from lxml import etree
 
-from consult import cafe, rules
+from consult import services
+from consult import rules
 from consult.extensions import db
 from consult.models import Action, ActionLink, CafeSession, Priority, Question
 from consult.writeup.build import writeup
-from consult.writeup.formats import csv_text, markdown, safe_cell
+from consult.writeup.formats import csv_text, markdown
+from consult.transfer import safe_cell
 from consult.writeup.routes import render
-from consult.writeup.transfer import export, import_session
+from consult.services import import_session
+from consult.transfer import export
 
-from .conftest import make_cafe, pdf_text
+from .conftest import cast_vote, make_cafe, pdf_text, post_note
 
 NASTY = "<script>alert(1)</script>"
 
@@ -29,36 +32,36 @@ def full(app, facilitator):
     ids = make_cafe(app, facilitator, title="Leicester café £ “2026”")
     with app.app_context():
         session = db.session.get(CafeSession, ids["id"])
-        cafe.set_tables(session, ["Oak", "Ash", "Elm"])
+        services.set_tables(session, ["Oak", "Ash", "Elm"])
         oak, ash, elm = session.tables
         qs = [db.session.get(Question, i) for i in ids["questions"]]
         choice, notes_q, yesno = qs[0], qs[1], qs[2]
 
         def person(table):
-            p = rules.join(session)
-            cafe.choose_table(p, table.id)
+            p = services.join(session)
+            services.choose_table(p, table.id)
             return rules.Voter(p.id, session.id)
 
         people = [person(t) for t in (oak, oak, ash, elm)]
-        cafe.start_round(session)
+        services.start_round(session)
         n = {}
-        n["jobs"], _ = rules.post_note(people[0], {"question_id": notes_q.id, "client_id": "n-0000001", "text": "More local jobs"})
-        n["jobs2"], _ = rules.post_note(people[1], {"question_id": notes_q.id, "client_id": "n-0000002", "text": "more jobs"})
-        n["nasty"], _ = rules.post_note(people[1], {"question_id": notes_q.id, "client_id": "n-0000003", "text": NASTY})
-        n["formula"], _ = rules.post_note(people[2], {"question_id": notes_q.id, "client_id": "n-0000004", "text": "=HYPERLINK(\"x\")"})
-        n["hidden"], _ = rules.post_note(people[2], {"question_id": notes_q.id, "client_id": "n-0000005", "text": "Rude remark"})
-        cafe.start_round(session)
-        n["gu"], _ = rules.post_note(people[3], {"question_id": notes_q.id, "client_id": "n-0000006", "text": "ગુજરાતી ભાષા · żółć 🙂"})
-        host, _ = cafe.host_note(elm, {"question_id": notes_q.id, "client_id": "h-0000001", "text": "Skills hub | pipes"})
+        n["jobs"], _ = post_note(people[0], {"question_id": notes_q.id, "client_id": "n-0000001", "text": "More local jobs"})
+        n["jobs2"], _ = post_note(people[1], {"question_id": notes_q.id, "client_id": "n-0000002", "text": "more jobs"})
+        n["nasty"], _ = post_note(people[1], {"question_id": notes_q.id, "client_id": "n-0000003", "text": NASTY})
+        n["formula"], _ = post_note(people[2], {"question_id": notes_q.id, "client_id": "n-0000004", "text": "=HYPERLINK(\"x\")"})
+        n["hidden"], _ = post_note(people[2], {"question_id": notes_q.id, "client_id": "n-0000005", "text": "Rude remark"})
+        services.start_round(session)
+        n["gu"], _ = post_note(people[3], {"question_id": notes_q.id, "client_id": "n-0000006", "text": "ગુજરાતી ભાષા · żółć 🙂"})
+        host, _ = services.host_note(elm, {"question_id": notes_q.id, "client_id": "h-0000001", "text": "Skills hub | pipes"})
         note = lambda i: db.session.get(rules.Note, i)  # noqa: E731
-        cafe.merge(note(n["jobs"]), [note(n["jobs2"])], by="host:Oak")
-        cafe.highlight(note(n["jobs"]), True)
-        cafe.highlight(note(host), True)
-        cafe.moderate(note(n["hidden"]), "hide", by="facilitator")
-        cafe.save_summary(oak, notes_q, 1, "Jobs came up first")
+        services.merge(note(n["jobs"]), [note(n["jobs2"])], by="host:Oak")
+        services.highlight(note(n["jobs"]), True)
+        services.highlight(note(host), True)
+        services.moderate(note(n["hidden"]), "hide", by="facilitator")
+        services.save_summary(oak, notes_q, 1, "Jobs came up first")
         for i, p in enumerate(people):
-            rules.cast_vote(p, {"question_id": choice.id, "client_id": f"v-000000{i}", "choices": [choice.options[i % 2].id]})
-        rules.cast_vote(people[0], {"question_id": yesno.id, "client_id": "v-0000010", "choices": [yesno.options[0].id]})
+            cast_vote(p, {"question_id": choice.id, "client_id": f"v-000000{i}", "choices": [choice.options[i % 2].id]})
+        cast_vote(people[0], {"question_id": yesno.id, "client_id": "v-0000010", "choices": [yesno.options[0].id]})
         vf1, vf2 = Priority(code="VF1", name="Vision & Leadership", position=0), Priority(code="VF2", name="Skills", position=1)
         session.priorities.extend([vf1, vf2])
         db.session.flush()
@@ -321,9 +324,9 @@ def test_pdf_shows_any_text_as_written(app, facilitator):
     with app.app_context():
         session = db.session.get(CafeSession, ids["id"])
         notes_q = db.session.get(Question, ids["questions"][1])
-        voter = rules.Voter(rules.join(session).id, session.id)
+        voter = rules.Voter(services.join(session).id, session.id)
         for i, text in enumerate(texts):
-            rules.post_note(voter, {"question_id": notes_q.id, "client_id": f"n-odd-{i:04d}", "text": text})
+            post_note(voter, {"question_id": notes_q.id, "client_id": f"n-odd-{i:04d}", "text": text})
         with app.test_request_context():
             pdf_bytes = render(session, "pdf")
     flat = pdf_text(pdf_bytes).replace("\u200b", "")

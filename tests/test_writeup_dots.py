@@ -7,15 +7,16 @@ from html.parser import HTMLParser
 
 import pytest
 
-from consult import cafe, dots, rules
+from consult import rules, services
 from consult.extensions import db
 from consult.models import CafeSession, Dot, Question
 from consult.writeup.build import writeup
 from consult.writeup.formats import csv_text, markdown
 from consult.writeup.routes import render
-from consult.writeup.transfer import export, import_session
+from consult.services import import_session
+from consult.transfer import export
 
-from .conftest import make_cafe, pdf_text
+from .conftest import make_cafe, pdf_text, place_dot, post_note
 
 pytestmark = pytest.mark.usefixtures("fast_passwords")
 
@@ -29,14 +30,14 @@ def voted(app, facilitator):
     ids = make_cafe(app, facilitator, title="Prioritising café")
     with app.app_context():
         session = db.session.get(CafeSession, ids["id"])
-        cafe.set_tables(session, ["Oak", "Ash"])
+        services.set_tables(session, ["Oak", "Ash"])
         oak, ash = session.tables
         q = db.session.get(Question, ids["questions"][1])
         q.max_length = 280
 
         def person(table):
-            p = rules.join(session)
-            cafe.choose_table(p, table.id)
+            p = services.join(session)
+            services.choose_table(p, table.id)
             return rules.Voter(p.id, session.id)
 
         people = [person(t) for t in (oak, oak, ash, ash)]
@@ -44,16 +45,16 @@ def voted(app, facilitator):
         for i, (key, text, who) in enumerate([("jobs", "More local jobs", 0), ("jobs2", "more jobs", 1),
                                               ("buses", "Buses after 6pm", 2), ("parks", "Parks & <gardens>", 3),
                                               ("formula", "=SUM(A1)", 0), ("rude", "Rude remark", 1)]):
-            n[key], _ = rules.post_note(people[who], {"question_id": q.id, "client_id": f"note-00{i:05d}", "text": text})
-        dots.set_dots(session, q.id, "open", 3)
+            n[key], _ = post_note(people[who], {"question_id": q.id, "client_id": f"note-00{i:05d}", "text": text})
+        services.set_dots(session, q.id, "open", 3)
         placed = [(0, "jobs"), (0, "jobs"), (1, "jobs2"), (1, "jobs2"), (2, "buses"), (3, "buses"), (3, "parks"),
                   (2, "rude")]
         for i, (who, key) in enumerate(placed):
-            dots.place_dot(people[who], {"question_id": q.id, "note_id": n[key], "client_id": f"dot-00{i:05d}"})
+            place_dot(people[who], {"question_id": q.id, "note_id": n[key], "client_id": f"dot-00{i:05d}"})
         note = lambda i: db.session.get(rules.Note, i)  # noqa: E731
-        cafe.merge(note(n["jobs"]), [note(n["jobs2"])], by="host:Oak")
-        cafe.moderate(note(n["rude"]), "hide", by="facilitator")
-        dots.set_dots(session, q.id, "close")
+        services.merge(note(n["jobs"]), [note(n["jobs2"])], by="host:Oak")
+        services.moderate(note(n["rude"]), "hide", by="facilitator")
+        services.set_dots(session, q.id, "close")
         yield session, q, n
 
 

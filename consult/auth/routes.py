@@ -4,6 +4,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
 
+from .. import services
 from ..extensions import db
 from ..forms import LoginForm, RegisterForm
 from ..models import Facilitator
@@ -56,10 +57,7 @@ def register():
         if db.session.scalar(select(Facilitator.id).where(func.lower(Facilitator.email) == email)):
             form.email.errors.append("There is already an account with that email.")
         else:
-            user = Facilitator(email=email)
-            user.set_password(form.password.data)
-            db.session.add(user)
-            db.session.commit()
+            user, _ = services.set_password(email, form.password.data)
             login_user(user)
             return redirect(url_for("facilitator.index"))
     return render_template("auth/register.html", form=form)

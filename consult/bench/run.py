@@ -80,7 +80,7 @@ def setup(env):
     """A fresh café with one open yes/no question; returns what the phones need."""
     os.environ.update(env)
     os.environ["CONSULT_ASYNC_MODE"] = "threading"
-    from consult import create_app, rules
+    from consult import create_app, rules, services
     from consult.cli import upgrade_database
     from consult.extensions import db
     from consult.models import CafeSession, Facilitator
@@ -99,8 +99,8 @@ def setup(env):
                            join_code=rules.unique_join_code())
         db.session.add(cafe)
         db.session.commit()
-        question = rules.save_question(cafe, None, {"kind": "yesno", "text": "Benchmark: yes or no?"})
-        rules.control(cafe, "open", question.id)
+        question = services.save_question(cafe, None, {"kind": "yesno", "text": "Benchmark: yes or no?"})
+        services.control(cafe, "open", question.id)
         info = {"code": cafe.join_code, "session_id": cafe.id, "question_id": question.id,
                 "options": [o.id for o in question.options], "email": email, "password": password}
     return app, info

@@ -27,6 +27,7 @@ def build(participants, notes, questions, tables=10, rounds=3):
         data = {"kind": kind, "text": f"Vital question {i + 1}: what would success look like for “us” (£)?",
                 "options": "Agree\nDisagree\nNot sure\nNeeds more work", "max_length": 280}
         made.append(rules.save_question(session, None, data))
+    db.session.flush()
     table_ids = [t.id for t in session.tables]
     db.session.execute(insert(Participant), [
         {"session_id": session.id, "token": f"bench-{session.id}-{i}", "table_id": table_ids[i % tables]}

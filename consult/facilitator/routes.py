@@ -1,44 +1,29 @@
+"""The facilitator's pages: sessions and their questions, tables, the control page and the projector."""
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from werkzeug.routing import BuildError
 
-from .. import cafe, live, pictures, rules, starters
+from .. import cafe, live, pictures, rules, services, starters
 from ..extensions import db
 from ..forms import ModerationForm, NewSessionForm, QuestionForm, SessionForm, TablesForm
-from ..host import events as host_events
-from ..models import KINDS, CafeSession, Question
-from ..urls import base_url, join_url, qr_svg
+from ..models import KINDS, CafeSession
+from ..urls import base_url, host_url, join_url, qr_svg, table_join_url
 from . import bp
 
 
 def own_session(session_id):
-    """The signed-in facilitator's session, or 404: another's sessions do not exist for them."""
-    session = db.session.get(CafeSession, session_id) if rules.as_id(session_id) else None
-    if session is None or session.owner_id != current_user.id:
+    """The signed-in facilitator's session, or 404."""
+    session = rules.session_of(current_user, session_id)
+    if session is None:
         abort(404, "There is no such session among yours.")
     return session
 
 
 def own_question(session, question_id):
-    question = db.session.get(Question, question_id) if rules.as_id(question_id) else None
-    if question is None or question.session_id != session.id:
-        abort(404, "There is no such question in this session.")
-    return question
-
-
-def host_url(table):
-    """The table host's secret link, with the address phones reach (as the join link has)."""
     try:
-        path = url_for("host.table", token=table.host_token)
-    except BuildError:  # the host view's route is not registered (yet): its address all the same
-        path = f"/host/{table.host_token}"
-    return base_url() + path
-
-
-def table_join_url(table):
-    """The join link that seats a phone at this table straight away."""
-    return f"{join_url(table.session)}?t={table.id}"
+        return rules.question_in(session.id, question_id)
+    except rules.Invalid:
+        abort(404, "There is no such question in this session.")
 
 
 @bp.app_context_processor
@@ -66,14 +51,10 @@ def new():
         form.start.choices.append((starters.COPY, "A copy of an earlier session"))
     form.source.choices = [(s.id, s.title + (f", {s.date.strftime('%-d %B %Y')}" if s.date else "")) for s in earlier]
     if form.validate_on_submit():
-        session = CafeSession(owner_id=current_user.id, join_code=rules.unique_join_code())
-        for name in ("title", "date", "venue", "description"):
-            getattr(form, name).populate_obj(session, name)
-        db.session.add(session)
         choice = form.start.data
         source = next((s for s in earlier if s.id == form.source.data), None) if choice == starters.COPY else None
         try:
-            starters.start(session, choice, source)
+            session = services.create_session(current_user.id, form.fields(), choice, source)
         except rules.Invalid as error:
             form.source.errors = [str(error)]
         else:
@@ -113,8 +94,7 @@ def edit(session_id):
     session = own_session(session_id)
     form = SessionForm(obj=session)
     if form.validate_on_submit():
-        form.populate_obj(session)
-        db.session.commit()
+        services.update_session(session, form.fields())
         flash("Session saved.")
         return redirect(url_for(".detail", session_id=session.id))
     return render_template("facilitator/session_form.html", form=form, session=session)
@@ -123,7 +103,7 @@ def edit(session_id):
 @bp.route("/<int:session_id>/duplicate", methods=["POST"])
 @login_required
 def duplicate(session_id):
-    copy = rules.duplicate_session(own_session(session_id))
+    copy = services.duplicate_session(own_session(session_id))
     flash("Session duplicated, without its answers. It has a new join code.")
     return redirect(url_for(".detail", session_id=copy.id))
 
@@ -133,10 +113,7 @@ def duplicate(session_id):
 def delete(session_id):
     session = own_session(session_id)
     title = session.title
-    names = pictures.names_of(session.questions)
-    db.session.delete(session)
-    db.session.commit()
-    pictures.discard_all(names)
+    services.delete_session(session)
     flash(f"Deleted “{title}” and all its answers.")
     return redirect(url_for(".index"))
 
@@ -162,13 +139,10 @@ def question(session_id, question_id=None):
                   "Choose any new picture file again.", "error")
         else:
             try:
-                saved = rules.save_question(session, question, form.data)
+                saved = services.save_question(session, question, form.data, planned)
             except rules.Invalid as error:
                 flash(str(error), "error")
             else:
-                pictures.apply_form(saved, planned)
-                if saved is session.current_question:
-                    live.announce(session)
                 flash("Question saved.")
                 return redirect(url_for(".detail", session_id=session.id) + f"#q{saved.id}")
     elif request.method == "POST":
@@ -191,17 +165,7 @@ def grid_defaults(session, question):
 @login_required
 def delete_question(session_id, question_id):
     session = own_session(session_id)
-    question = own_question(session, question_id)
-    was_current = question is session.current_question
-    names = pictures.names_of([question])
-    db.session.delete(question)
-    db.session.commit()
-    pictures.discard_all(names)
-    for n, q in enumerate(session.questions):
-        q.position = n
-    db.session.commit()
-    if was_current:
-        live.announce(session)
+    services.delete_question(session, own_question(session, question_id))
     flash("Question deleted with its answers.")
     return redirect(url_for(".detail", session_id=session.id))
 
@@ -211,7 +175,7 @@ def delete_question(session_id, question_id):
 def move_question(session_id, question_id):
     session = own_session(session_id)
     step = -1 if request.form.get("direction") == "up" else 1
-    rules.move_question(own_question(session, question_id), step)
+    services.move_question(own_question(session, question_id), step)
     return redirect(url_for(".detail", session_id=session.id) + f"#q{question_id}")
 
 
@@ -222,11 +186,9 @@ def control(session_id):
     if request.method == "POST":
         # The page works without JavaScript too; with it, the same actions go over the socket.
         try:
-            rules.control(session, request.form.get("action"), request.form.get("question_id"))
+            services.control(session, request.form.get("action"), request.form.get("question_id"))
         except rules.Invalid as error:
             flash(str(error), "error")
-        else:
-            live.announce(session)
         return redirect(url_for(".control", session_id=session.id))
     return render_template(
         "facilitator/control.html", session=session, state=live.screen_state(session, "control")
@@ -265,12 +227,10 @@ def tables(session_id):
     form = TablesForm()
     if form.validate_on_submit():
         try:
-            names = cafe.table_names(form.tables.data)
-            cafe.set_tables(session, names)
+            services.set_tables(session, cafe.table_names(form.tables.data))
         except rules.Invalid as error:
             form.tables.errors = [str(error)]
         else:
-            live.announce_tables(session)
             count = len(session.tables)
             flash(f"Saved: {count} table{'' if count == 1 else 's'}." if count else "Saved: no tables.")
             return redirect(url_for(".detail", session_id=session.id) + "#table-setup")
@@ -283,9 +243,7 @@ def tables(session_id):
 def revoke_host(session_id, table_id):
     session = own_session(session_id)
     table = own_table(session, table_id)
-    cafe.revoke_host(table)
-    # The host view closes whatever was opened with the old link (the host side's end_host).
-    getattr(host_events, "end_host", lambda t: None)(table.id)
+    services.revoke_host(table)
     flash(f"The old host link of {table.name} has stopped working. Give its host the new link below.")
     return redirect(url_for(".detail", session_id=session.id) + f"#table-{table.id}")
 
@@ -319,52 +277,18 @@ def moderation(session_id):
     form = ModerationForm()
     if form.validate_on_submit():
         try:
-            cafe.set_moderation(session, form.moderation.data, form.blocked_words.data or "")
+            services.set_moderation(session, form.moderation.data, form.blocked_words.data or "")
         except rules.Invalid as error:
             form.blocked_words.errors = [str(error)]
         else:
-            live.touch(session.id)
             flash("Moderation saved. It applies to notes sent from now on.")
             return redirect(url_for(".detail", session_id=session.id) + "#moderation-setup")
     flash("Moderation was not saved: see below.", "error")
     return render_detail(session, moderation_form=form)
 
 
-def change_round(session, action, number):
-    """Start a round or choose which one the projector shows; pushes the change. Raises rules.Invalid."""
-    if action == "start":
-        wanted = None if number in (None, "") else rules.as_id(number, digits=True)
-        if wanted is not None and wanted <= session.current_round:
-            if wanted == session.current_round:
-                return  # a repeated click: that round is under way already
-            # A page out of date (another tab started later rounds): do not take the café back.
-            raise rules.Invalid(f"Round {session.current_round} has already started.")
-        cafe.start_round(session, None if number in (None, "") else number)
-        live.announce_round(session)
-    elif action == "show":
-        cafe.show_round(session, number)
-        live.touch(session.id)
-    else:
-        raise rules.Invalid("Unknown action.")
-
-
 DONE = {"approve": "Note approved: it shows now.", "hide": "Note hidden. You can restore it.",
         "restore": "Note restored.", "highlight": "Note highlighted.", "unhighlight": "Highlight removed."}
-
-
-def moderate_note(session, note_id, action, by):
-    """approve, hide, restore, highlight or unhighlight a note of session; pushes the change."""
-    note = cafe.note_in(session, note_id)
-    if action in ("highlight", "unhighlight"):
-        cafe.highlight(note, action == "highlight")
-    else:
-        cafe.moderate(note, action, by)
-    live.touch(session.id)
-    live.table_changed(note.table_id, note.question_id)
-    note_changed = getattr(live, "note_changed", None)  # the phone side's: the author's phone hears of it
-    if note_changed is not None:
-        note_changed(note)
-    return note
 
 
 @bp.route("/<int:session_id>/round", methods=["POST"])
@@ -373,7 +297,7 @@ def round_(session_id):
     session = own_session(session_id)
     action = request.form.get("action")
     try:
-        change_round(session, action, request.form.get("number"))
+        services.round_action(session, action, request.form.get("number"))
     except rules.Invalid as error:
         flash(str(error), "error")
     else:
@@ -390,7 +314,7 @@ def moderate(session_id):
     session = own_session(session_id)
     action = request.form.get("action")
     try:
-        moderate_note(session, request.form.get("note_id"), action, current_user.email)
+        services.moderate(cafe.note_in(session, request.form.get("note_id")), action, current_user.email)
     except rules.Invalid as error:
         flash(str(error), "error")
     else:
@@ -400,23 +324,14 @@ def moderate(session_id):
 
 # -- dot-voting -------------------------------------------------------------------------
 
-def change_dots(session, question_id, action, count):
-    """Open (count dots each) or close dot-voting on a notes question; pushes it to phones and screens."""
-    from .. import dots
-
-    question = dots.set_dots(session, question_id, action, count)
-    live.announce_dots(session, question)
-    return question
-
-
 @bp.route("/<int:session_id>/dots", methods=["POST"])
 @login_required
 def dots_(session_id):
     """The control page's dot-voting form without JavaScript: {question_id, action: open|close, dots}."""
     session = own_session(session_id)
     try:
-        question = change_dots(session, request.form.get("question_id"), request.form.get("action"),
-                               request.form.get("dots"))
+        question = services.set_dots(session, request.form.get("question_id"), request.form.get("action"),
+                                     request.form.get("dots"))
     except rules.Invalid as error:
         flash(str(error), "error")
     else:

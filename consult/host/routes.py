@@ -1,16 +1,13 @@
 """The table host's page: the notes of one table, live, behind the secret link of that table."""
-from flask import Response, abort, make_response, render_template, url_for
-from sqlalchemy import select
+from flask import Response, abort, make_response, render_template
 
 from .. import cafe
-from ..extensions import db
-from ..models import HostSummary, Question
-from ..rules import NOTE_KINDS, Invalid, as_id
-from ..urls import base_url, qr_svg
+from ..live import grid, table_view
+from ..rules import NOTE_KINDS
+from ..urls import host_url, qr_svg
 from . import bp
 
 NOT_VALID = "This host link is not valid: it may have been replaced. Ask the facilitator for the new one."
-MAX_ROUND = 50  # as cafe.start_round allows
 
 
 def table_or_404(token):
@@ -18,11 +15,6 @@ def table_or_404(token):
     if table is None:
         abort(404, NOT_VALID)
     return table
-
-
-def host_url(table):
-    """The absolute link of a table's host view, as phones reach it (like urls.join_url)."""
-    return base_url() + url_for("host.table", token=table.host_token)
 
 
 def notes_questions(session):
@@ -36,51 +28,6 @@ def default_question(session):
     if current is not None and current.kind in NOTE_KINDS:
         return current
     return next(iter(notes_questions(session)), None)
-
-
-def question_for(table, question_id):
-    """An open-notes (or trajectory) question of the table's session, or Invalid."""
-    question_id = as_id(question_id)
-    question = db.session.get(Question, question_id) if question_id else None
-    if question is None or question.session_id != table.session_id or question.kind not in NOTE_KINDS:
-        raise Invalid("That question was not found.")
-    return question
-
-
-def round_of(value):
-    """A round from a request: 0 for all rounds (None, 0), else 1 to MAX_ROUND."""
-    if value is None or (value == 0 and not isinstance(value, bool)):
-        return 0
-    number = as_id(value)
-    if number is None or number > MAX_ROUND:
-        raise Invalid("That round was not found.")
-    return number
-
-
-def table_view(table, question, round_):
-    """The table's notes on a question (of one round, or all: 0) and the host's summary of them."""
-    notes = cafe.table_notes(table, question.id)
-    if round_:
-        notes = [n for n in notes if n["round"] == round_]
-    summary = db.session.scalar(
-        select(HostSummary.text).filter_by(table_id=table.id, question_id=question.id, round=round_)
-    )
-    return {
-        "question_id": question.id,
-        "round": round_,
-        "current_round": table.session.current_round,
-        "notes": notes,
-        "summary": summary or "",
-        **grid(question),  # a trajectory grid's rows and horizons as they are now
-    }
-
-
-def grid(question):
-    """A trajectory question's rows and horizons, for the host to group and move milestones by."""
-    if question.kind != "trajectory":
-        return {}
-    return {"rows": [{"id": r.id, "text": r.text} for r in question.rows],
-            "horizons": [{"id": h.id, "name": h.name, "hint": h.hint} for h in question.horizons]}
 
 
 def _private(response):

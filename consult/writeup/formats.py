@@ -9,15 +9,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import Dot, Note, Option, Question, Vote, VoteChoice
 from ..pictures import data_uri
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value):
-    """A spreadsheet cell that cannot run as a formula: participants' text is untrusted."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
+from ..transfer import safe_cell
 
 
 def _md(text):

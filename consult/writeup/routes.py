@@ -9,14 +9,14 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_login import login_required
 from sqlalchemy import select
 
-from .. import framework, rules
+from .. import framework, rules, services
 from ..extensions import db
-from ..models import CafeSession
 from ..facilitator.routes import own_session
+from ..models import CafeSession
+from ..transfer import actions_csv as actions_csv_text, export
 from . import bp, documents, typeset
 from .build import writeup
 from .formats import csv_text, markdown
-from .transfer import export
 
 FORMATS = {
     "html": "text/html; charset=utf-8",
@@ -95,22 +95,22 @@ def actions(session_id):
         what = request.form.get("what")
         try:
             if what == "priorities":
-                framework.set_priorities(session, framework.parse_priorities(request.form.get("priorities")))
+                services.set_priorities(session, framework.parse_priorities(request.form.get("priorities")))
                 flash("Priorities saved.")
             elif what == "add":
-                framework.save_action(session, None, request.form)
+                services.save_action(session, None, request.form)
                 flash("Action added.")
             elif what == "edit":
-                framework.save_action(session, framework.action_in(session, request.form.get("action_id")), request.form)
+                services.save_action(session, framework.action_in(session, request.form.get("action_id")), request.form)
                 flash("Action saved.")
             elif what == "delete":
-                framework.delete_action(session, framework.action_in(session, request.form.get("action_id")))
+                services.delete_action(session, framework.action_in(session, request.form.get("action_id")))
                 flash("Action deleted.")
             elif what in ("up", "down"):
                 action = framework.action_in(session, request.form.get("action_id"))
-                framework.move_action(session, action, -1 if what == "up" else 1)
+                services.move_action(session, action, -1 if what == "up" else 1)
             elif what == "from-note":
-                action = framework.action_from_note(session, request.form.get("note_id"))
+                action = services.action_from_note(session, request.form.get("note_id"))
                 flash(f"Action {action.number} made from the highlight: add its lead, priorities and measure.")
                 return redirect(url_for(".actions", session_id=session.id) + f"#a{action.id}")
             elif what == "import":
@@ -121,7 +121,7 @@ def actions(session_id):
                     text = upload.read(2_000_000).decode("utf-8-sig")
                 except UnicodeDecodeError:
                     raise rules.Invalid("The file is not UTF-8 text: save it from your spreadsheet as “CSV UTF-8”.") from None
-                flash(f"Imported {framework.import_actions_csv(session, text)} actions.")
+                flash(f"Imported {services.import_actions(session, text)} actions.")
             else:
                 abort(400, "Unknown action.")
         except rules.Invalid as error:
@@ -135,7 +135,7 @@ def actions(session_id):
 @login_required
 def actions_csv(session_id):
     session = own_session(session_id)
-    return Response(framework.actions_csv(session), mimetype="text/csv",
+    return Response(actions_csv_text(session), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename(session, "csv").replace("-data", "-actions")}"'})
 
 
@@ -146,11 +146,11 @@ def actions_csv(session_id):
 def share(session_id):
     session = own_session(session_id)
     if request.form.get("what") == "revoke":
-        framework.unshare(session)
+        services.unshare(session)
         flash("The read-only link no longer works.")
     else:
         replaced = session.share_token is not None
-        framework.share(session)
+        services.share(session)
         flash("A new read-only link is made; the old one no longer works." if replaced else "Read-only link made.")
     return redirect(url_for("facilitator.detail", session_id=session.id) + "#writeup")
 

@@ -7,14 +7,20 @@ summaries, dot-voting (each question's dots each, and every dot: whose, on which
 and actions. References between them use the numbers inside the
 document, not database ids. Importing makes a new session, with a new join code
 and new host links, that gives the same write-up.
+
+Also the action framework as CSV, out and in, for a team that drafts actions in a spreadsheet.
+Importing writes into the open transaction; consult.services commits.
 """
+import csv
+import io
+import re
 from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ..extensions import db
-from ..models import (
+from .extensions import db
+from .models import (
     Action,
     ActionLink,
     CafeSession,
@@ -33,10 +39,26 @@ from ..models import (
     VoteChoice,
     utcnow,
 )
-from ..dots import MAX_DOTS
-from ..rules import Invalid, unique_join_code
+from .dots import MAX_DOTS
+from .framework import save_action
+from .rules import Invalid, unique_join_code
 
 FORMAT, VERSION = "consult-session", 1
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """A spreadsheet cell that cannot run as a formula: participants' text is untrusted."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def plain_cell(value):
+    """A cell as it was before safe_cell protected it."""
+    if value.startswith("'") and value[1:].startswith(FORMULA_START):
+        return value[1:]
+    return value
 
 
 def _when(value):
@@ -115,7 +137,7 @@ def export(session):
 
 def _pictures(question):
     """A question's pictures inline (data URIs), so the one file carries the whole session."""
-    from .. import pictures
+    from . import pictures
 
     out = {}
     if question.image:
@@ -132,7 +154,7 @@ def _picture(value):
     import base64
     import binascii
 
-    from .. import pictures
+    from . import pictures
 
     if not isinstance(value, dict) or not isinstance(value.get("data"), str):
         raise Invalid("The session file is damaged or incomplete (a picture).")
@@ -209,7 +231,6 @@ def import_session(data, owner_id):
     try:
         return _import(data, owner_id)
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
-        db.session.rollback()
         raise Invalid(f"The session file is damaged or incomplete ({type(error).__name__}: {error}).") from None
 
 
@@ -292,5 +313,56 @@ def _import(data, owner_id):
         action.links = [ActionLink(priority_id=priorities[int(k)].id, strength=v) for k, v in a.get("links", {}).items()
                         if v in ("X", "O")]
         db.session.add(action)
-    db.session.commit()
     return session
+
+
+# -- the action framework as CSV ---------------------------------------------------
+
+ACTIONS_HEAD = ["Theme", "Sub-theme", "Action", "No", "Suggested lead"]
+
+
+def actions_csv(session):
+    out = io.StringIO()
+    writer = csv.writer(out)
+    codes = [p.code for p in session.priorities]
+    writer.writerow(ACTIONS_HEAD + codes + ["Outcome measure"])
+    for a in session.actions:
+        marks = {link.priority_id: link.strength for link in a.links}
+        writer.writerow([safe_cell(v) for v in [a.theme, a.sub_theme, a.text, a.number, a.lead]
+                         + [marks.get(p.id, "") for p in session.priorities] + [a.outcome]])
+    return out.getvalue()
+
+
+def import_actions_csv(session, text):
+    """Add the actions of a CSV like actions_csv writes; unknown priority columns are added."""
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or [h.strip() for h in rows[0][:5]] != ACTIONS_HEAD or rows[0][-1].strip() != "Outcome measure":
+        raise Invalid("The first row must be: " + ", ".join(ACTIONS_HEAD) + ", then priority codes, then Outcome measure.")
+    codes = [c.strip() for c in rows[0][5:-1]]
+    known = {p.code.lower(): p for p in session.priorities}
+    for code in codes:
+        if code.lower() not in known:
+            if not re.fullmatch(r"[\w.-]{1,12}", code):
+                raise Invalid(f"Not a priority code: {code[:20]!r}.")
+            priority = Priority(code=code, name="", position=len(session.priorities))
+            session.priorities.append(priority)
+            known[code.lower()] = priority
+    db.session.flush()
+    added = 0
+    for n, row in enumerate(rows[1:], 2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(rows[0]):
+            raise Invalid(f"Row {n} has {len(row)} cells; the first row has {len(rows[0])}.")
+        # Cells that were protected from spreadsheets on the way out come back as written.
+        cells = [plain_cell(c) for c in row]
+        data = dict(zip(["theme", "sub_theme", "text", "number", "lead"], cells[:5]))
+        data["outcome"] = cells[-1]
+        for code, mark in zip(codes, cells[5:-1]):
+            data[f"p{known[code.lower()].id}"] = mark
+        try:
+            save_action(session, None, data)
+        except Invalid as error:
+            raise Invalid(f"Row {n}: {error}") from None
+        added += 1
+    return added
