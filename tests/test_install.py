@@ -35,7 +35,9 @@ def install(tmp_path, target, *options):
     (site,) = venv.glob("lib/python*/site-packages")
     (site / "deps.pth").write_text("".join(p + "\n" for p in sys.path if p.endswith(("site-packages", "dist-packages"))))
     bin = venv / "bin"
-    run(bin / "python", "-m", "pip", "install", "-q", "--no-deps", *options, target, cwd=tmp_path)
+    # --ignore-installed: a consult installed where the dependencies are (as CI does) must not
+    # count as this one; it is left alone.
+    run(bin / "python", "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", *options, target, cwd=tmp_path)
     where = run(bin / "python", "-c", "import consult; print(consult.__file__)", cwd=tmp_path).strip()
     assert where.startswith(str(venv)), f"consult imported from {where}, not from the venv"
     return bin
