@@ -11,6 +11,13 @@ from .extensions import csrf, db, login, migrate
 MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
 
 
+def _folder(name):
+    """templates/ or static/: inside the package when installed from a wheel, beside it in a checkout."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    inside = os.path.join(here, name)
+    return inside if os.path.isdir(inside) else os.path.join(os.path.dirname(here), name)
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, not decoded again for every Socket.IO event.
 
@@ -41,7 +48,8 @@ class SizedRequest(Request):
 
 
 def create_app(overrides=None):
-    app = Flask(__name__, instance_path=config.instance_path(), instance_relative_config=True)
+    app = Flask(__name__, template_folder=_folder("templates"), static_folder=_folder("static"),
+                instance_path=config.instance_path(), instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, overrides)
     app.session_interface = SessionInterface()

@@ -205,7 +205,13 @@ def serve(host, port, with_demo, async_mode):
 @click.option("--no-bare", is_flag=True, help="Skip the bare Flask-SocketIO run (no ceiling, no ratio).")
 def bench(phones, async_mode, processes, database_url, message_queue, no_bare):
     """Load benchmark on loopback: N phones vote in one burst; prints one JSON line last."""
-    from .bench.run import bench as run_bench
+    try:
+        from .bench.run import bench as run_bench
+    except ModuleNotFoundError as e:
+        if e.name != "aiohttp":
+            raise
+        raise click.ClickException("consult bench needs aiohttp: pip install aiohttp "
+                                   "(or install consult with its bench extra: pip install '.[bench]').")
 
     result = run_bench(phones, async_mode, processes, database_url, message_queue, not no_bare)
     click.echo(json.dumps(result))

@@ -64,10 +64,15 @@ def load(app, overrides=None):
         url = "sqlite:///" + os.path.join(app.instance_path, "consult.db")
     if url.startswith("postgres://"):  # the scheme Heroku-style URLs use
         url = "postgresql://" + url[len("postgres://"):]
-    if url.startswith("postgresql://") and cfg["CONSULT_ASYNC_MODE"] == "eventlet":
-        # eventlet's monkey-patching makes psycopg2 cooperative; psycopg 3 (SQLAlchemy's
-        # default) would block the whole server on every query there. gevent suits psycopg 3.
-        url = "postgresql+psycopg2://" + url[len("postgresql://"):]
+    if url.startswith("postgresql://"):
+        # psycopg 3 in every mode (server.py makes it cooperative under eventlet), named so
+        # that SQLAlchemy before 2.1 does not pick psycopg2; PostgreSQL is an optional extra.
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:
+            raise RuntimeError("PostgreSQL needs the psycopg driver: pip install 'psycopg[binary]' "
+                               "(or install consult with its postgres extra: pip install '.[postgres]').")
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
     cfg["SQLALCHEMY_DATABASE_URI"] = url
 
 

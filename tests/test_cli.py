@@ -1,6 +1,7 @@
 """The `consult` commands and the migrations they run."""
 import re
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, select
@@ -138,10 +139,28 @@ def test_behind_a_proxy_join_links_use_the_public_address(tmp_path, monkeypatch)
     assert r.text == "https://consult.example.org"
 
 
-def test_postgres_driver_follows_the_async_mode(tmp_path, monkeypatch):
+def test_postgres_is_psycopg_3_in_every_async_mode(tmp_path, monkeypatch):
     monkeypatch.setenv("CONSULT_INSTANCE_PATH", str(tmp_path / "inst"))
     url = "postgres://u@127.0.0.1/db"
-    eventlet = create_app({"CONSULT_ASYNC_MODE": "eventlet", "CONSULT_DATABASE_URL": url})
-    gevent = create_app({"CONSULT_ASYNC_MODE": "gevent", "CONSULT_DATABASE_URL": url})
-    assert eventlet.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg2://u@127.0.0.1/db"
-    assert gevent.config["SQLALCHEMY_DATABASE_URI"] == "postgresql://u@127.0.0.1/db"
+    for mode in ("eventlet", "gevent"):
+        app = create_app({"CONSULT_ASYNC_MODE": mode, "CONSULT_DATABASE_URL": url})
+        assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@127.0.0.1/db"
+
+
+def test_missing_optional_packages_say_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    from click.testing import CliRunner
+
+    from consult.cli import bench
+
+    monkeypatch.setenv("CONSULT_INSTANCE_PATH", str(tmp_path / "inst"))
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    with pytest.raises(RuntimeError, match=r"pip install 'psycopg\[binary\]'.*'\.\[postgres\]'"):
+        create_app({"CONSULT_DATABASE_URL": "postgresql://u@127.0.0.1/db"})
+
+    monkeypatch.setitem(sys.modules, "aiohttp", None)
+    monkeypatch.delitem(sys.modules, "consult.bench.run", raising=False)
+    result = CliRunner().invoke(bench, ["--phones", "1"])
+    assert result.exit_code == 1
+    assert "consult bench needs aiohttp: pip install aiohttp" in result.output and "'.[bench]'" in result.output

@@ -381,7 +381,7 @@ def test_phone_script_words_note_statuses_kindly():
     """The words a participant reads: never that a note matched a blocked word."""
     from pathlib import Path
 
-    script = (Path(__file__).resolve().parent.parent / "consult" / "static" / "phone.js").read_text()
+    script = (Path(__file__).resolve().parent.parent / "static" / "phone.js").read_text()
     assert "Waiting for approval by the facilitator" in script
     assert "Hidden by the facilitator" in script
     assert "✓ Your note was received; it will show once the facilitator approves it." in script

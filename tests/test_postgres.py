@@ -1,5 +1,7 @@
 """The same schema and rules on the PostgreSQL on 127.0.0.1 (database `test`)."""
 import os
+import subprocess
+import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -97,3 +99,42 @@ def test_a_retried_vote_racing_itself_is_stored_once(pg_app):
         assert len(ids) == 1
     with pg_app.app_context():
         assert db.session.query(Vote).count() == 1
+
+
+# Five queries of 0.5 s at once through the app's own engine, in a server process's patching.
+OVERLAP = """
+import sys, threading, time
+from consult.server import patch
+patch(sys.argv[1])
+from sqlalchemy import text
+from consult import create_app
+from consult.extensions import db
+app = create_app({"CONSULT_DATABASE_URL": sys.argv[2]})
+with app.app_context():
+    engine = db.engine
+def nap():
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_sleep(0.5)"))
+nap()
+naps = [threading.Thread(target=nap) for _ in range(5)]
+start = time.monotonic()
+for t in naps:
+    t.start()
+for t in naps:
+    t.join()
+print(engine.dialect.driver, time.monotonic() - start)
+"""
+
+
+@pytest.mark.parametrize("mode", ["eventlet", "gevent"])
+def test_queries_do_not_block_the_server(mode, tmp_path):
+    """psycopg 3 waits cooperatively under both servers: one slow query never stalls the others."""
+    from .live_server import ROOT
+
+    env = {**os.environ, "CONSULT_INSTANCE_PATH": str(tmp_path), "CONSULT_ASYNC_MODE": mode, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", OVERLAP, mode, PG], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    driver, seconds = out.stdout.split()
+    assert driver == "psycopg"
+    assert float(seconds) < 1.5  # one after another: 2.5 s
