@@ -5,7 +5,7 @@ from flask import Flask, current_app, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import ConnectionRefusedError
 
-from . import config
+from . import config, device
 from .extensions import csrf, db, login, migrate, socketio
 
 MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
@@ -31,6 +31,7 @@ def create_app(overrides=None):
     os.makedirs(app.instance_path, exist_ok=True)
     config.load(app, overrides)
     app.session_interface = SessionInterface()
+    device.init_app(app)
 
     if app.config["CONSULT_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
