@@ -5,7 +5,7 @@ from flask import Flask, Request, current_app, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import ConnectionRefusedError, SocketIO
 
-from . import config
+from . import config, device
 from .extensions import csrf, db, login, migrate
 
 MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
@@ -54,6 +54,7 @@ def create_app(overrides=None):
     config.load(app, overrides)
     app.session_interface = SessionInterface()
     app.request_class = SizedRequest
+    device.init_app(app)
 
     if app.config["CONSULT_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix

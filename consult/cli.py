@@ -44,6 +44,35 @@ def upgrade_database():
     upgrade()
 
 
+def schema_revisions():
+    """(the database's schema revisions, the shipped migrations' heads): equal when up to date."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = current_app.extensions["migrate"].migrate.get_config()
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    with db.engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    return current, heads
+
+
+def _check_schema(app):
+    """Upgrade the schema when this is the only server; with a message queue, leave it to init-db."""
+    current, heads = schema_revisions()
+    if current == heads:
+        return
+    if not app.config["CONSULT_MESSAGE_QUEUE"]:
+        upgrade_database()
+        return
+    # Several processes share this database: each migrating it at start would race the others.
+    have = ", ".join(sorted(current)) or "none: the database is empty"
+    raise click.ClickException(
+        f"The database schema is not up to date (revision {have}; this consult needs {', '.join(sorted(heads))}). "
+        "CONSULT_MESSAGE_QUEUE is set, so several servers may share the database and none of them "
+        "migrates it: run `consult init-db` once (deploy/consult-init-db.service does), then start the servers."
+    )
+
+
 @click.command("init-db")
 @with_appcontext
 def init_db():
@@ -186,7 +215,7 @@ def serve(host, port, with_demo, async_mode):
         app.config["CONSULT_HOST"] = host
     if port:
         app.config["CONSULT_PORT"] = port
-    upgrade_database()
+    _check_schema(app)
     if with_demo:
         _print_demo(make_demo())
     host, port = app.config["CONSULT_HOST"], app.config["CONSULT_PORT"]

@@ -62,7 +62,9 @@
 
   // -- the connection -----------------------------------------------------------------
 
-  var socket = io("/host", { auth: { token: root.dataset.token }, transports: ["websocket", "polling"] });
+  // tryAllTransports: where websocket is blocked (some networks and proxies), fall back to
+  // long-polling; without it the client retries websocket for ever.
+  var socket = io("/host", { auth: { token: root.dataset.token }, transports: ["websocket", "polling"], tryAllTransports: true });
   socket.on("connect", function () {
     setConn("Connected", "ok");
     refresh(false);

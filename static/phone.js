@@ -74,7 +74,9 @@
   try { noTable = noTable || localStorage.getItem(noTableKey) === "1"; } catch (e) { /* private mode */ }
   if (state.table_id !== null && state.table_id !== undefined && !seat) noTable = false;  // seated by a table's QR code
 
-  var socket = io("/phone", { auth: { code: code }, transports: ["websocket", "polling"] });
+  // tryAllTransports: where websocket is blocked (some networks and proxies), fall back to
+  // long-polling; without it the client retries websocket for ever.
+  var socket = io("/phone", { auth: { code: code }, transports: ["websocket", "polling"], tryAllTransports: true });
   socket.on("connect", function () {
     conn.textContent = "Connected";
     conn.className = "conn ok";
