@@ -341,4 +341,5 @@ def test_text_map_gaps_are_found_in_single_codes_and_ranges():
     cmap = ("2 beginbfchar\n<0001> <0A970AC1>\n<0003> <0A9C>\nendbfchar\n"
             "1 beginbfrange\n<0005> <0007> <0041>\nendbfrange\n1 beginbfchar\n<000A> <0020>\nendbfchar\nendcmap")
     assert unmapped(cmap) == [2, 4, 8, 9]
+    assert unmapped(cmap, 12) == [2, 4, 8, 9, 11, 12]  # past the last mapped glyph, when the font says how many
     assert unmapped("endcmap") == []
