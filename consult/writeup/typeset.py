@@ -22,7 +22,10 @@ def pdf(session):
         "actions": [{**a, "number": str(a["number"] or "")} for a in w["actions"]],
     }
     os.makedirs(folder, exist_ok=True)
+    # Only the fonts shipped beside the template (and Typst's own): the computer's fonts would make
+    # the PDF differ from one machine to the next, and leave out scripts where they are missing.
     return _copyable(typst.compile(TEMPLATE.encode(), root=folder, format="pdf",
+                                   font_paths=[FONTS], ignore_system_fonts=True,
                                    # default=str: the date, which the template does not read, as text
                                    sys_inputs={"data": json.dumps(data, ensure_ascii=False, default=str)}))
 
@@ -108,6 +111,7 @@ def unmapped(cmap, last=None):
 
 
 TEMPLATE = open(os.path.join(os.path.dirname(__file__), "report.typ"), encoding="utf-8").read()
+FONTS = os.path.join(os.path.dirname(__file__), "fonts")
 
 
 def _pictures(w):
