@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
+from . import schema
 from .extensions import db
 
 DEMO_EMAIL = "demo@example.org"
@@ -37,32 +38,13 @@ def register(app):
         app.cli.add_command(command)
 
 
-def upgrade_database():
-    """Create or upgrade the schema with the migrations shipped in the package."""
-    from flask_migrate import upgrade
-
-    upgrade()
-
-
-def schema_revisions():
-    """(the database's schema revisions, the shipped migrations' heads): equal when up to date."""
-    from alembic.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    config = current_app.extensions["migrate"].migrate.get_config()
-    heads = set(ScriptDirectory.from_config(config).get_heads())
-    with db.engine.connect() as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
-    return current, heads
-
-
 def _check_schema(app):
     """Upgrade the schema when this is the only server; with a message queue, leave it to init-db."""
-    current, heads = schema_revisions()
+    current, heads = schema.revisions()
     if current == heads:
         return
     if not app.config["CONSULT_MESSAGE_QUEUE"]:
-        upgrade_database()
+        schema.upgrade()
         return
     # Several processes share this database: each migrating it at start would race the others.
     have = ", ".join(sorted(current)) or "none: the database is empty"
@@ -77,7 +59,7 @@ def _check_schema(app):
 @with_appcontext
 def init_db():
     """Create or upgrade the database schema."""
-    upgrade_database()
+    schema.upgrade()
     click.echo(f"Database ready: {db.engine.url.render_as_string(hide_password=True)}")
 
 
@@ -96,7 +78,7 @@ def create_facilitator(email, password):
             password = sys.stdin.readline().rstrip("\n")
     if len(password) < 8:
         raise click.ClickException("The password needs at least 8 characters.")
-    upgrade_database()
+    schema.upgrade()
     user, made = services.set_password(email, password)
     click.echo(f"{'Created' if made else 'Updated'} facilitator {user.email}.")
 
@@ -195,7 +177,7 @@ def _print_demo(cafe):
 @with_appcontext
 def demo():
     """Set up the demo café and print how to sign in and join."""
-    upgrade_database()
+    schema.upgrade()
     _print_demo(make_demo())
 
 
@@ -281,7 +263,7 @@ def import_command(path, owner):
     from . import rules, services
     from .models import Facilitator
 
-    upgrade_database()
+    schema.upgrade()
     if owner:
         user = db.session.scalar(select(Facilitator).filter_by(email=owner.strip().lower()))
         if user is None:

@@ -3,13 +3,13 @@ import io
 import os
 import re
 
-from consult import rules
+from consult import rules, services
 from consult.extensions import db
 from consult.models import CafeSession
 from consult.writeup import typeset
 from consult.writeup.routes import render
 
-from .conftest import make_cafe, pdf_text
+from .conftest import make_cafe, pdf_text, post_note
 
 # What Leicester's participants write in, one note each. Words a PDF's text map can give back
 # exactly: pypdf reads a vowel sign drawn before its consonant (चाहिए, மொழி) twice, and Typst maps
@@ -49,9 +49,9 @@ def test_pdf_is_typeset_in_the_shipped_fonts(app, facilitator):
                     questions=[{"kind": "notes", "text": "What would help?", "max_length": 280}])
     with app.app_context():
         session = db.session.get(CafeSession, ids["id"])
-        voter = rules.Voter(rules.join(session).id, session.id)
+        voter = rules.Voter(services.join(session).id, session.id)
         for i, text in enumerate(NOTES.values()):
-            rules.post_note(voter, {"question_id": ids["questions"][0], "client_id": f"n-font-{i:04d}", "text": text})
+            post_note(voter, {"question_id": ids["questions"][0], "client_id": f"n-font-{i:04d}", "text": text})
         with app.test_request_context():
             pdf = render(session, "pdf")
 

@@ -81,13 +81,13 @@ def setup(env):
     os.environ.update(env)
     os.environ["CONSULT_ASYNC_MODE"] = "threading"
     from consult import create_app, rules, services
-    from consult.cli import upgrade_database
+    from consult import schema
     from consult.extensions import db
     from consult.models import CafeSession, Facilitator
 
     app = create_app()
     with app.app_context():
-        upgrade_database()
+        schema.upgrade()
         email = "bench@example.org"
         user = db.session.query(Facilitator).filter_by(email=email).one_or_none()
         if user is None:
