@@ -5,7 +5,7 @@ from flask import Flask, Request, current_app, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import ConnectionRefusedError, SocketIO
 
-from . import config, device
+from . import config, device, rules
 from .extensions import csrf, db, login, migrate
 
 MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
@@ -85,7 +85,9 @@ def create_app(overrides=None):
     socketio.on_error_default(_socket_error)
     from . import live
 
-    live.init_app(app, socketio)
+    from . import services
+
+    live.init_app(app, socketio, services.answered)
 
     from . import models
     from .auth import bp as auth_bp
@@ -106,7 +108,7 @@ def create_app(overrides=None):
     app.register_blueprint(participant_bp)
     app.register_blueprint(pictures_bp)
     for events in (facilitator_events, host_events, participant_events):
-        events.sockets.init_app(socketio)
+        events.sockets.init_app(app, socketio)
 
     from .cli import register
 
@@ -136,7 +138,7 @@ def _error_page(code, title):
     return handler
 
 
-SOCKET_ERROR = "Something went wrong on the server; please try again."
+SOCKET_ERROR = rules.FAILED
 
 
 def _socket_error(error):

@@ -1,9 +1,12 @@
-"""Group commit: votes and notes that arrive together are committed in one transaction.
+"""The writer: answers that arrive together are recorded and committed in one transaction.
 
-A commit (an fsync on SQLite) costs far more than the insert before it. The first handler
-to arrive becomes the leader: it lets the others queue up, records the queue with a few
-bulk statements, commits once and wakes them. Nobody is answered before the commit that
-holds their answer, so "acknowledged" still means "stored".
+A commit (an fsync on SQLite) costs far more than the insert before it. Phones' votes, notes
+and dots go into one queue; a single task per app takes up to MAX_BATCH of them at a time,
+records them with a few bulk statements, commits once, and only then answers each (its ack),
+so "acknowledged" still means "stored". Nobody waits in a handler of their own meanwhile: a
+socket's answer is sent by the writer when its batch is committed (sockets.Events.queued),
+and only an HTTP request, which must answer in its own response, waits, holding no database
+connection while it does.
 """
 import threading
 
@@ -16,16 +19,17 @@ from .extensions import db
 # soon and the IN (...) lists stay well inside every database's limits.
 MAX_BATCH = 250
 
-
 # What each kind of answer is recorded by: a bulk write into the open transaction.
 RECORDS = {"vote": rules.record_votes, "note": rules.record_notes, "dot": dots.record_dots}
 
 
-class _Item:
-    __slots__ = ("kind", "who", "payload", "done", "result", "error")
+class Item:
+    """One answer in the queue; after its batch, result is (id, changed) or error is set."""
 
-    def __init__(self, kind, who, payload, done):
-        self.kind, self.who, self.payload, self.done = kind, who, payload, done
+    __slots__ = ("kind", "who", "payload", "reply", "result", "error")
+
+    def __init__(self, kind, who, payload, reply):
+        self.kind, self.who, self.payload, self.reply = kind, who, payload, reply
         self.result = self.error = None
 
 
@@ -44,47 +48,63 @@ def commit_one(record, who, payload):
     return result
 
 
-class GroupCommit:
-    """One app's writer (it waits with that app's Socket.IO server's events and sleep)."""
+class Writer:
+    """One app's writer.
 
-    def __init__(self, socketio):
-        self.socketio = socketio
+    answered(items), called in the app's context after each commit, returns the items' acks
+    (and tells the screens what changed): services.answered.
+    """
+
+    def __init__(self, app, socketio, answered):
+        self.app, self.socketio, self.answered = app, socketio, answered
         self._queue = []
         self._lock = threading.Lock()
-        self._leading = False
+        self._busy = False
 
-    def submit(self, kind, who, payload):
-        """Record an answer ("vote", "note" or "dot") and commit it with the others that came with it.
-
-        Returns (id, changed) once committed, or raises the rules.Invalid it broke.
-        """
-        item = _Item(kind, who, payload, self.socketio.server.eio.create_event())
+    def submit(self, kind, who, payload, reply):
+        """Queue an answer ("vote", "note" or "dot"); reply(ack) once it is committed or refused."""
         with self._lock:
-            self._queue.append(item)
-            lead = not self._leading
-            self._leading = True
-        if lead:
-            self._lead()
+            self._queue.append(Item(kind, who, payload, reply))
+            start, self._busy = not self._busy, True
+        if not start:
+            return
+        if self.socketio.server.async_handlers:
+            self.socketio.start_background_task(self._drain)
         else:
-            item.done.wait()
-        if item.error is not None:
-            raise item.error
-        return item.result
+            self._drain()  # events are handled inline (Flask-SocketIO's test client): so is the batch
 
-    def _lead(self):
-        try:
-            while True:
-                self.socketio.sleep(0)  # let the answers that arrived with this one join its batch
-                with self._lock:
-                    batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-                    if not batch:
-                        self._leading = False
-                        return
-                self._commit(batch)
-        except BaseException:
+    def wait(self, kind, who, payload):
+        """Queue an answer and wait for its ack (an HTTP request, which answers in its response)."""
+        done, acks = self.socketio.server.eio.create_event(), []
+
+        def reply(ack):
+            acks.append(ack)
+            done.set()
+
+        self.submit(kind, who, payload, reply)
+        done.wait()
+        return acks[0]
+
+    def _drain(self):
+        while True:
+            self.socketio.sleep(0)  # let the answers that arrived with these join their batch
             with self._lock:
-                self._leading = False
-            raise
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                if not batch:
+                    self._busy = False
+                    return
+            try:
+                with self.app.app_context():
+                    self._commit(batch)
+                    acks = self.answered(batch)
+            except Exception:  # the acks themselves failed: every phone still hears back
+                self.app.logger.exception("answering a batch of %d failed", len(batch))
+                acks = [{"ok": False, "error": rules.FAILED}] * len(batch)
+            for item, ack in zip(batch, acks):
+                try:
+                    item.reply(ack)
+                except Exception:  # a phone gone meanwhile must not cost the others their acks
+                    self.app.logger.exception("sending an ack failed")
 
     def _commit(self, batch):
         try:
@@ -106,10 +126,9 @@ class GroupCommit:
                 item.result = item.error = None
                 try:
                     item.result = commit_one(RECORDS[item.kind], item.who, item.payload)
+                except rules.Invalid as error:
+                    item.error = error
                 except Exception as error:
                     db.session.rollback()
+                    self.app.logger.exception("recording a %s failed", item.kind)
                     item.error = error
-        finally:
-            for item in batch:
-                item.done.set()
-

@@ -214,7 +214,9 @@ def serve(host, port, with_demo, async_mode):
 @click.option("--database-url", help="Database the servers share (default: SQLite in a temporary folder).")
 @click.option("--message-queue", help="redis://... shared by several processes.")
 @click.option("--no-bare", is_flag=True, help="Skip the bare Flask-SocketIO run (no ceiling, no ratio).")
-def bench(phones, async_mode, processes, database_url, message_queue, no_bare):
+@click.option("--bursts", type=int, default=3, show_default=True,
+              help="Bursts of votes (the first new, then changed ones); figures are the median burst's.")
+def bench(phones, async_mode, processes, database_url, message_queue, no_bare, bursts):
     """Load benchmark on loopback: N phones vote in one burst; prints one JSON line last."""
     try:
         from .bench.run import bench as run_bench
@@ -224,7 +226,7 @@ def bench(phones, async_mode, processes, database_url, message_queue, no_bare):
         raise click.ClickException("consult bench needs aiohttp: pip install aiohttp "
                                    "(or install consult with its bench extra: pip install '.[bench]').")
 
-    result = run_bench(phones, async_mode, processes, database_url, message_queue, not no_bare)
+    result = run_bench(phones, async_mode, processes, database_url, message_queue, not no_bare, bursts)
     click.echo(json.dumps(result))
 
 

@@ -23,7 +23,7 @@ pages alike; they raise rules.Invalid with a message for the person and never co
 """
 import re
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import aliased
 
 from .extensions import db
@@ -234,11 +234,9 @@ def record_dots(items):
             fresh.append((i, who, question, note_id, client_id))
         if fresh:
             now = utcnow()
-            ids = dict(db.session.execute(
-                insert(Dot).returning(Dot.client_id, Dot.id),
-                [{"question_id": q.id, "note_id": n, "participant_id": who.id, "client_id": c, "created_at": now}
-                 for _, who, q, n, c in fresh],
-            ).all())
+            ids = rules.insert_rows(Dot, [
+                {"question_id": q.id, "note_id": n, "participant_id": who.id, "client_id": c, "created_at": now}
+                for _, who, q, n, c in fresh])
             for i, _, _, _, client_id in fresh:
                 out[i] = (ids[client_id], True)
     for i, client_id in repeats:

@@ -17,7 +17,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from . import cafe, dots, shared
-from .batch import GroupCommit
+from .batch import Writer
 from .extensions import db
 from .models import CafeSession, HostSummary, Note, Participant, Vote
 from .pictures import picture_data
@@ -34,7 +34,7 @@ REVOKED = "The facilitator has replaced this host link (or removed the table). A
 class Live:
     """One app's live state. Socket handlers and services reach it with hub()."""
 
-    def __init__(self, app, socketio):
+    def __init__(self, app, socketio, answered):
         self.socketio = socketio
         self.presence = shared.make(app.config["CONSULT_MESSAGE_QUEUE"], app.config["CONSULT_CHANNEL"])
         self.phones = {}  # sid -> rules.Voter: who answers on this socket
@@ -42,15 +42,15 @@ class Live:
         self.hosts = {}  # sid -> (token, table id): the table this socket hosts, with the token it proved
         self.dirty = {}  # session id -> time.monotonic() of its latest change not yet pushed
         self.dot_lists = {}  # session id -> the dot list its phones were sent last (JSON), so a list goes once
-        self.writer = GroupCommit(socketio)
+        self.writer = Writer(app, socketio, answered)  # answered: services.answered, the acks after a commit
         self.looping = False
 
     def emit(self, event, data, room, namespace):
         self.socketio.emit(event, data, to=room, namespace=namespace)
 
 
-def init_app(app, socketio):
-    app.extensions["consult"] = Live(app, socketio)
+def init_app(app, socketio, answered):
+    app.extensions["consult"] = Live(app, socketio, answered)
 
 
 def hub():

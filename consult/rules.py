@@ -34,6 +34,8 @@ CONTROL_ACTIONS = ("open", "close", "show", "reveal", "hide")
 MAX_ID = 2**31 - 1
 MAX_ROUND = 50
 MALFORMED = "Your phone sent a malformed request: please reload the page."
+# What a person hears when the server failed, not their input: nothing of theirs was stored.
+FAILED = "Something went wrong on the server; please try again."
 # Questions that take notes: open notes, and the milestones of a trajectory grid.
 NOTE_KINDS = ("notes", "trajectory")
 
@@ -313,6 +315,18 @@ def _seats(checked):
     return dict(db.session.execute(select(Participant.id, Participant.table_id).where(Participant.id.in_(people))).all())
 
 
+def insert_rows(model, rows):
+    """Insert rows (dicts with a client_id each) of model: {client id: new row id}.
+
+    One statement run for every row, then one query for their ids, rather than INSERT ...
+    RETURNING: that is a new statement for each number of rows, and SQLite prepares a
+    statement of 250 rows' values afresh each time, which cost as much as the rest of a batch.
+    """
+    db.session.execute(insert(model), rows)
+    made = [row["client_id"] for row in rows]
+    return dict(db.session.execute(select(model.client_id, model.id).where(model.client_id.in_(made))).all())
+
+
 def record_votes(items):
     """Record or change the votes in items, [(who, payload)], in the open transaction.
 
@@ -351,13 +365,10 @@ def record_votes(items):
             )
             db.session.execute(delete(VoteChoice).where(VoteChoice.vote_id.in_([ids[c.client_id] for c in changes])))
         if new:
-            made = db.session.execute(
-                insert(Vote).returning(Vote.client_id, Vote.id),
-                [{"question_id": c.question_id, "participant_id": c.who.id, "client_id": c.client_id,
-                  "value": c.value, "created_at": now, "updated_at": now,
-                  "table_id": seats.get(c.who.id), "round": c.round} for c in new],
-            ).all()
-            ids.update(dict(made))
+            ids.update(insert_rows(Vote, [
+                {"question_id": c.question_id, "participant_id": c.who.id, "client_id": c.client_id,
+                 "value": c.value, "created_at": now, "updated_at": now,
+                 "table_id": seats.get(c.who.id), "round": c.round} for c in new]))
         choices = [{"vote_id": ids[c.client_id], "option_id": o} for c in fresh for o in c.chosen]
         if choices:
             db.session.execute(insert(VoteChoice), choices)
@@ -381,13 +392,10 @@ def record_notes(items):
     for round_ in _rounds(checked, key=lambda c: None):
         fresh = _known(Note, round_, out)
         if fresh:
-            made = db.session.execute(
-                insert(Note).returning(Note.client_id, Note.id),
-                [{"question_id": c.question_id, "participant_id": c.who.id, "client_id": c.client_id,
-                  "text": c.text, "created_at": now, "table_id": seats.get(c.who.id), "round": c.round,
-                  "status": c.status, "row_id": c.row_id, "horizon_id": c.horizon_id} for c in fresh],
-            ).all()
-            ids = dict(made)
+            ids = insert_rows(Note, [
+                {"question_id": c.question_id, "participant_id": c.who.id, "client_id": c.client_id,
+                 "text": c.text, "created_at": now, "table_id": seats.get(c.who.id), "round": c.round,
+                 "status": c.status, "row_id": c.row_id, "horizon_id": c.horizon_id} for c in fresh])
             for c in fresh:
                 out[c.index] = (ids[c.client_id], True)
     return out

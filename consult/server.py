@@ -3,6 +3,7 @@
 The rest of consult only names an async mode; this module patches the standard
 library for it (before Flask is imported) and runs the server.
 """
+import gc
 import os
 import warnings
 
@@ -25,8 +26,24 @@ def patch(async_mode):
         monkey.patch_all()
 
 
+def tune_gc():
+    """Full garbage collections rare, and never over what start-up made.
+
+    Each connected phone keeps some hundreds of objects alive (its greenlet, socket, queues),
+    and Python's full collection walks every one of them: with 2,000 phones one took 200-400 ms,
+    several times a burst, and stalled every phone meanwhile. Frozen start-up objects are never
+    walked again; a full collection now comes after about 40 million allocations rather than
+    every few hundred thousand, while young garbage is still collected as often as it was.
+    With 2,000 phones voting at once the server's CPU for the burst went from 1.0-1.2 s to
+    about 0.5 s (consult bench).
+    """
+    gc.freeze()
+    gc.set_threshold(2000, 20, 1000)
+
+
 def run(app, host, port):
     socketio = app.extensions["socketio"]
+    tune_gc()
     options = {"log_output": bool(os.environ.get("CONSULT_ACCESS_LOG"))}
     if socketio.async_mode == "eventlet":
         # eventlet's WSGI server caps open connections at 1024 by default; a room holds more phones.

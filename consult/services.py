@@ -42,27 +42,47 @@ def join(session, token=None):
 
 
 def answer(who, kind, payload):
-    """A phone's vote, note or dot (kind "vote", "note" or "dot"); returns the ack the phone gets.
+    """A vote, note or dot (kind) sent over HTTP; returns its ack once it is committed.
 
-    Committed before the ack says ok (with the answers that came with it, by the writer); a retry
-    with the same client id counts once. {ok: true, id, ...} or {ok: false, error}.
+    The writer records it with the answers that came with it (sockets queue theirs without
+    waiting: participant/events.py). No database connection is held meanwhile: many requests
+    waiting at once would otherwise take every connection the writer needs.
     """
-    try:
-        item_id, changed = live.hub().writer.submit(kind, who, payload)
-    except rules.Invalid as error:
-        return {"ok": False, "error": str(error), **_my_dots(who, payload, kind)}
-    if changed:
-        live.touch(who.session_id)
-    if kind == "note":
-        # The status (visible, pending, held or hidden) tells the phone whether its note shows yet.
-        status, table_id, question_id = db.session.execute(
-            select(Note.status, Note.table_id, Note.question_id).filter_by(id=item_id)).one()
+    db.session.close()
+    return live.hub().writer.wait(kind, who, payload)
+
+
+def answered(items):
+    """After the writer's commit: each answer's ack (what the phone is told), in order, and news
+    of them for the screens (within one broadcast interval) and for table hosts (a new note)."""
+    notes = [item.result[0] for item in items if item.kind == "note" and item.result]
+    about = {}
+    if notes:
+        about = {i: (status, table_id, question_id) for i, status, table_id, question_id in db.session.execute(
+            select(Note.id, Note.status, Note.table_id, Note.question_id).where(Note.id.in_(notes)))}
+    acks, sessions, tables = [], set(), set()
+    for item in items:
+        if item.error is not None:
+            error = str(item.error) if isinstance(item.error, rules.Invalid) else rules.FAILED
+            acks.append({"ok": False, "error": error, **_my_dots(item.who, item.payload, item.kind)})
+            continue
+        item_id, changed = item.result
         if changed:
-            live.table_changed(table_id, question_id)
-        return {"ok": True, "id": item_id, "status": status}
-    if kind == "dot":
-        return {"ok": True, "id": item_id, "placed": changed, **_my_dots(who, payload, kind)}
-    return {"ok": True, "id": item_id}
+            sessions.add(item.who.session_id)
+        ack = {"ok": True, "id": item_id}
+        if item.kind == "note":
+            status, table_id, question_id = about[item_id]
+            ack["status"] = status  # visible, pending, held or hidden: whether the note shows yet
+            if changed and table_id is not None:
+                tables.add((table_id, question_id))
+        elif item.kind == "dot":
+            ack.update(placed=changed, **_my_dots(item.who, item.payload, item.kind))
+        acks.append(ack)
+    for session_id in sessions:
+        live.touch(session_id)
+    for table_id, question_id in tables:
+        live.table_changed(table_id, question_id)
+    return acks
 
 
 def take_back_dot(who, payload):

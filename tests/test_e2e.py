@@ -410,3 +410,40 @@ def test_eventlet_connection_limit(tmp_path):
         for s in held:
             s.close()
         stop_cleanly(live)
+
+
+def test_many_answers_over_http_at_once(server):
+    """Phones whose socket is down answer by HTTP: 60 at once, more than the database pool's 15
+    connections, wait for the writer together, holding no connection meanwhile; each gets its
+    own ack, and its note is stored."""
+    phones = []
+    for _ in range(60):
+        http = requests.Session()
+        page = http.get(f"{server.url}/j/{server.code}", timeout=WAIT).text
+        phones.append((http, re.search(r'data-csrf="([^"]+)"', page).group(1)))
+    state = phones[0][0].get(f"{server.url}/j/{server.code}/state.json", timeout=WAIT).json()
+    question_id = state["question"]["id"]
+    start, acks = threading.Barrier(len(phones)), {}
+
+    def post(i):
+        http, token = phones[i]
+        start.wait()
+        r = http.post(f"{server.url}/j/{server.code}/note", headers={"X-CSRFToken": token}, timeout=30,
+                      json={"question_id": question_id, "client_id": f"http-note-{i:04d}", "text": f"Note {i}"})
+        acks[i] = (r.status_code, r.json())
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(phones))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(40)
+    # A request that hung would have timed out (30 s) and left no ack.
+    assert len(acks) == len(phones) and all(code == 200 and ack["ok"] for code, ack in acks.values()), acks
+    db = sqlite3.connect(server.instance / "consult.db")
+    try:
+        stored = dict(db.execute("SELECT client_id, id FROM note WHERE client_id LIKE 'http-note-%'"))
+    finally:
+        db.close()
+    assert {f"http-note-{i:04d}": ack["id"] for i, (_, ack) in acks.items()} == stored
+    # The server still serves a new phone at once.
+    assert requests.get(f"{server.url}/j/{server.code}", timeout=WAIT).status_code == 200

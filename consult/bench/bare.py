@@ -29,6 +29,9 @@ def main():
     def vote(data):
         return {"ok": True}
 
+    from consult.server import tune_gc
+
+    tune_gc()  # as consult serve does: the ceiling is the same stack, tuned the same way
     options = {"log_output": False}
     if mode == "eventlet":
         options["max_size"] = 100000

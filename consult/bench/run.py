@@ -157,8 +157,9 @@ async def burst(phones, make_vote):
     return start, acks, errors
 
 
-async def drive(urls, n, code=None, info=None, projector_url=None, timeout=120):
-    """Connect n phones (and a projector when info is given), burst one vote each, measure."""
+async def drive(urls, n, code=None, info=None, projector_url=None, timeout=120, bursts=3):
+    """Connect n phones (and a projector when info is given), then bursts times every phone
+    votes at once; measures each burst (votes_per_s: the median burst's)."""
     out = {}
     # Open websockets hold a connector slot each: no cap here, gather_limited paces the connects.
     connector = aiohttp.TCPConnector(limit=0)
@@ -191,30 +192,39 @@ async def drive(urls, n, code=None, info=None, projector_url=None, timeout=120):
         out["connect_errors"] = len(made) - len(phones)
         await asyncio.sleep(1)  # let the connect storm's live updates settle
 
-        if info:
-            def make_vote(i):
-                return {"question_id": info["question_id"], "client_id": secrets.token_hex(8),
-                        "choices": [info["options"][i % 2]]}
-        else:
-            def make_vote(i):
-                return {"question_id": 1, "client_id": secrets.token_hex(8), "choices": [1]}
+        rates, latencies, out["acked"], out["errors"] = [], [], 0, []
+        for round_ in range(bursts):
+            # The first burst records new votes; each later one changes every vote (a new client
+            # id, the other option): the path a phone takes when its person changes their mind.
+            if info:
+                def make_vote(i):
+                    return {"question_id": info["question_id"], "client_id": secrets.token_hex(8),
+                            "choices": [info["options"][(i + round_) % 2]]}
+            else:
+                def make_vote(i):
+                    return {"question_id": 1, "client_id": secrets.token_hex(8), "choices": [1]}
 
-        start, acks, errors = await asyncio.wait_for(burst(phones, make_vote), timeout)
-        out["acked"] = len(acks)
-        out["errors"] = errors[:5]
-        if acks:
+            start, acks, errors = await asyncio.wait_for(burst(phones, make_vote), timeout)
+            out["acked"] = min(out["acked"], len(acks)) if round_ else len(acks)
+            out["errors"] += errors[:5]
+            if not acks:
+                break
             last = max(t for t, _ in acks)
-            latencies = [ms for _, ms in acks]
-            out["votes_per_s"] = round(len(acks) / (last - start), 1)
-            out["ack_p50_ms"] = round(statistics.median(latencies), 1)
-            out["ack_p95_ms"] = round(percentile(latencies, 95), 1)
-            out["ack_max_ms"] = round(max(latencies), 1)
-            if projector:
+            rates.append(len(acks) / (last - start))
+            latencies += [ms for _, ms in acks]
+            if projector and round_ == 0:
                 deadline = time.perf_counter() + 10
                 while time.perf_counter() < deadline and not any(total >= len(acks) for _, total in shown):
                     await asyncio.sleep(0.01)
                 seen = [t for t, total in shown if total >= len(acks)]
                 out["projector_lag_ms"] = round((seen[0] - last) * 1000, 1) if seen else None
+            await asyncio.sleep(0.5)  # the projector's update of this burst goes out before the next
+        if rates:
+            out["votes_per_s"] = round(statistics.median(rates), 1)
+            out["bursts_votes_per_s"] = [round(v) for v in rates]
+            out["ack_p50_ms"] = round(statistics.median(latencies), 1)
+            out["ack_p95_ms"] = round(percentile(latencies, 95), 1)
+            out["ack_max_ms"] = round(max(latencies), 1)
         for p in phones:
             await p.close()
         if projector:
@@ -222,7 +232,7 @@ async def drive(urls, n, code=None, info=None, projector_url=None, timeout=120):
     return out
 
 
-def bench(phones, async_mode="eventlet", processes=1, database_url=None, message_queue=None, bare=True):
+def bench(phones, async_mode="eventlet", processes=1, database_url=None, message_queue=None, bare=True, bursts=3):
     raise_fd_limit()
     workdir = tempfile.mkdtemp(prefix="consult-bench-")
     env = {"CONSULT_INSTANCE_PATH": os.path.join(workdir, "instance"), "CONSULT_MAX_CONNECTIONS": str(phones * 2 + 100)}
@@ -253,7 +263,7 @@ def bench(phones, async_mode="eventlet", processes=1, database_url=None, message
                 wait_ready(url, proc)
             base_rss = sum(rss_mb(p.pid) for p in servers)
             # Phones spread over every process; the projector watches from the last one.
-            out = asyncio.run(drive(urls, phones, info["code"], info, urls[-1]))
+            out = asyncio.run(drive(urls, phones, info["code"], info, urls[-1], bursts=bursts))
             result.update(out)
             result["rss_mb"] = round(sum(rss_mb(p.pid, "VmHWM") for p in servers), 1)
             if result.get("phones"):
@@ -271,8 +281,9 @@ def bench(phones, async_mode="eventlet", processes=1, database_url=None, message
                                     env=child_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 wait_ready(f"http://127.0.0.1:{port}", proc)
-                out = asyncio.run(drive([f"http://127.0.0.1:{port}"], phones))
+                out = asyncio.run(drive([f"http://127.0.0.1:{port}"], phones, bursts=bursts))
                 result["bare_votes_per_s"] = out.get("votes_per_s")
+                result["bare_bursts_votes_per_s"] = out.get("bursts_votes_per_s")
                 result["bare_rss_mb"] = round(rss_mb(proc.pid, "VmHWM"), 1)
             finally:
                 stop(proc)
@@ -293,8 +304,10 @@ def main(argv=None):
     parser.add_argument("--database-url")
     parser.add_argument("--message-queue")
     parser.add_argument("--no-bare", action="store_true")
+    parser.add_argument("--bursts", type=int, default=3)
     args = parser.parse_args(argv)
-    result = bench(args.phones, args.async_mode, args.processes, args.database_url, args.message_queue, not args.no_bare)
+    result = bench(args.phones, args.async_mode, args.processes, args.database_url, args.message_queue,
+                   not args.no_bare, args.bursts)
     print(json.dumps(result), flush=True)
 
 

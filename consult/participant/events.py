@@ -48,30 +48,37 @@ def _participant():
     return db.session.get(Participant, who.id) if who else None
 
 
-def _answer(kind, data):
-    who = _who()
-    return REJOIN if who is None else services.answer(who, kind, data)
+def _queue(app, kind, sid, args, reply):
+    """Hand an answer to the writer, which acks it once committed (services.answered says how)."""
+    hub = app.extensions["consult"]
+    who = hub.phones.get(sid)
+    if who is None:
+        reply(REJOIN)
+    elif len(args) != 1:
+        reply({"ok": False, "error": rules.MALFORMED})
+    else:
+        hub.writer.submit(kind, who, args[0], reply)
 
 
-@sockets.on("vote")
-def vote(data=None):
+@sockets.queued("vote")
+def vote(app, sid, args, reply):
     """{question_id, client_id, choices: [option ids]} or {..., value: n} for a scale."""
-    return _answer("vote", data)
+    _queue(app, "vote", sid, args, reply)
 
 
-@sockets.on("note")
-def note(data=None):
+@sockets.queued("note")
+def note(app, sid, args, reply):
     """{question_id, client_id, text}: the ack says the note's status (visible, pending, held)."""
-    return _answer("note", data)
+    _queue(app, "note", sid, args, reply)
 
 
-@sockets.on("dot")
-def dot(data=None):
+@sockets.queued("dot")
+def dot(app, sid, args, reply):
     """{question_id, note_id, client_id}: place a dot; a retry with the same client_id places nothing.
 
     The ack: {ok, id, placed, mine: [this phone's dots on the question], left} or {ok: false, error, mine, left}.
     """
-    return _answer("dot", data)
+    _queue(app, "dot", sid, args, reply)
 
 
 @sockets.on("undot")
