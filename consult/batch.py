@@ -86,6 +86,14 @@ class Writer:
         return acks[0]
 
     def _drain(self):
+        try:
+            self._drain_queue()
+        except BaseException:
+            with self._lock:  # stopped from outside (the server shutting down): the next answer restarts it
+                self._busy = False
+            raise
+
+    def _drain_queue(self):
         while True:
             self.socketio.sleep(0)  # let the answers that arrived with these join their batch
             with self._lock:

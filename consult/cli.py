@@ -253,7 +253,8 @@ def export_command(join_code, fmt, output):
     elif isinstance(body, bytes) and sys.stdout.isatty():
         raise click.ClickException(f"A {fmt} file is binary: give --output PATH.")
     else:
-        click.get_binary_stream("stdout").write(data)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
 
 
 @click.command("import")
