@@ -45,18 +45,35 @@ from .rules import Invalid, unique_join_code
 
 FORMAT, VERSION = "consult-session", 1
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Characters XML 1.0 cannot hold, so neither can Word or Excel files: C0 controls but tab,
+# newline and carriage return; lone surrogates; U+FFFE and U+FFFF.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+CONTROLS = "".join(map(chr, range(32)))
 
 
 def safe_cell(value):
-    """A spreadsheet cell that cannot run as a formula: participants' text is untrusted."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    """A spreadsheet cell that cannot run as a formula: participants' text is untrusted.
+
+    Control characters before the formula sign do not stop a spreadsheet from reading one."""
+    if isinstance(value, str) and value.lstrip(CONTROLS).startswith(FORMULA_START):
         return "'" + value
+    return value
+
+
+def xml_safe(value):
+    """value (text, or lists and dicts of it) without what an XML document cannot hold."""
+    if isinstance(value, str):
+        return NOT_XML.sub("", value)
+    if isinstance(value, dict):
+        return {k: xml_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [xml_safe(v) for v in value]
     return value
 
 
 def plain_cell(value):
     """A cell as it was before safe_cell protected it."""
-    if value.startswith("'") and value[1:].startswith(FORMULA_START):
+    if value.startswith("'") and value[1:].lstrip(CONTROLS).startswith(FORMULA_START):
         return value[1:]
     return value
 

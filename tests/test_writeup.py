@@ -346,3 +346,33 @@ def test_text_map_gaps_are_found_in_single_codes_and_ranges():
     assert unmapped(cmap) == [2, 4, 8, 9]
     assert unmapped(cmap, 12) == [2, 4, 8, 9, 11, 12]  # past the last mapped glyph, when the font says how many
     assert unmapped("endcmap") == []
+
+
+def test_text_a_document_cannot_hold_is_left_out_not_a_500(app, client, facilitator):
+    """A note with control characters, shown or hidden: Word and Excel still download, with the
+    rest of its text; a CSV cell is still no formula when a control character comes first."""
+    import docx
+    import openpyxl
+
+    ids = make_cafe(app, facilitator, questions=[{"kind": "notes", "text": "Ideas?", "max_length": 280}])
+    with app.app_context():
+        session = db.session.get(CafeSession, ids["id"])
+        who = rules.Voter(services.join(session).id, session.id)
+        shown, _ = post_note(who, {"question_id": ids["questions"][0], "client_id": "n-ctrl-0001",
+                                   "text": "Bus\x01es\x0b at \x1bnight\ufffe"})
+        hidden, _ = post_note(who, {"question_id": ids["questions"][0], "client_id": "n-ctrl-0002",
+                                    "text": "\x00=1+1 hid\x08den"})
+        from consult.models import Note
+        services.moderate(db.session.get(Note, hidden), "hide", "facilitator")
+    word = client.get(f"/sessions/{ids['id']}/write-up.docx")
+    assert word.status_code == 200
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(word.data)).paragraphs)
+    text += "\n".join(c.text for t in docx.Document(io.BytesIO(word.data)).tables for r in t.rows for c in r.cells)
+    assert "Buses at night" in text
+    excel = client.get(f"/sessions/{ids['id']}/write-up.xlsx")
+    assert excel.status_code == 200
+    cells = [c for sheet in openpyxl.load_workbook(io.BytesIO(excel.data)) for row in sheet.iter_rows(values_only=True)
+             for c in row if isinstance(c, str)]
+    assert "Buses at night" in cells and "=1+1 hidden" in cells
+    raw = list(csv.DictReader(io.StringIO(client.get(f"/sessions/{ids['id']}/write-up.csv").data.decode())))
+    assert {r["answer"] for r in raw} == {"Bus\x01es\x0b at \x1bnight\ufffe", "'\x00=1+1 hid\x08den"}

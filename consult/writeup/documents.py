@@ -2,6 +2,7 @@
 import io
 
 from ..pictures import stored
+from ..transfer import xml_safe
 from .build import writeup
 from .formats import RAW_COLUMNS, horizon_heading, milestone_text, prioritised_note, raw_rows
 
@@ -92,7 +93,7 @@ def docx(session):
     from docx.oxml.ns import qn
     from docx.shared import Pt
 
-    w = writeup(session)
+    w = xml_safe(writeup(session))
     doc = Document()
     section = doc.sections[0]
     section.header.paragraphs[0].text = w["heading"]
@@ -220,14 +221,14 @@ def xlsx(session):
     from openpyxl.chart import BarChart, Reference
     from openpyxl.styles import Font
 
-    w = writeup(session)
+    w = xml_safe(writeup(session))
     book = Workbook(write_only=True)  # streams rows: a large café has tens of thousands
     bold = Font(bold=True)
 
     def row(sheet, values, font=None, formats=None):
         cells = []
         for i, value in enumerate(values):
-            cell = WriteOnlyCell(sheet, value=value)
+            cell = WriteOnlyCell(sheet, value=xml_safe(value))
             if isinstance(value, str):
                 cell.data_type = "s"  # participants' text stays text: "=..." never becomes a formula
             if font:
