@@ -94,7 +94,6 @@ def create_app(overrides=None):
     from .facilitator import bp as facilitator_bp, events as facilitator_events
     from .host import bp as host_bp, events as host_events
     from .participant import bp as participant_bp, events as participant_events
-    from .pictures import bp as pictures_bp
     from .writeup import bp as writeup_bp
 
     @login.user_loader
@@ -106,7 +105,6 @@ def create_app(overrides=None):
     app.register_blueprint(host_bp)
     app.register_blueprint(writeup_bp)
     app.register_blueprint(participant_bp)
-    app.register_blueprint(pictures_bp)
     for events in (facilitator_events, host_events, participant_events):
         events.sockets.init_app(app, socketio)
 

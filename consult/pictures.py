@@ -2,7 +2,7 @@
 
 A picture is uploaded with the question form, checked by its content (PNG, JPEG, WebP or GIF,
 2 MB at most), stored in <instance>/uploads/ under a random name and served from /pictures/NAME
-with a long cache: a name is never reused for other content. Alt text is required with every
+(participant/routes.py) with a long cache: a name is never reused for other content. Alt text is required with every
 picture. Copies of a question (duplicate, "start from") share the file; it is deleted when no
 question or option refers to it any more.
 """
@@ -12,14 +12,14 @@ import os
 import re
 import secrets
 
-from flask import Blueprint, abort, current_app, has_request_context, send_from_directory, url_for
+from flask import current_app
 from sqlalchemy import func, select
 
 from .extensions import db
 from .models import Option, Question
 from .rules import Invalid
 
-bp = Blueprint("pictures", __name__, url_prefix="/pictures")
+PATH = "/pictures/"  # where participant/routes.py serves them
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_SIDE = 6000  # pixels: bigger is no use on a phone or a projector, and costly for a phone to decode
@@ -125,16 +125,9 @@ def discard(name):
 
 
 def url(name):
-    """Where a phone or a screen loads the picture; None for no picture.
-
-    Live updates are also built outside any request (the background push), where url_for
-    cannot work without SERVER_NAME: there the path is the route's own.
-    """
-    if not name:
-        return None
-    if has_request_context():
-        return url_for("pictures.serve", name=name)
-    return f"{bp.url_prefix}/{name}"
+    """Where a phone or a screen loads the picture; None for no picture. A plain path: live
+    updates are also built outside any request (the background push), where url_for cannot be."""
+    return PATH + name if name else None
 
 
 def stored(name):
@@ -157,30 +150,6 @@ def data_uri(name):
     except OSError:
         return ""
     return f"data:{TYPES[name.rsplit('.', 1)[1]]};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-@bp.app_template_filter("picture_url")
-def _picture_url(name):
-    return url(name) or ""
-
-
-@bp.app_template_filter("picture_data")
-def _picture_data(name):
-    return data_uri(name)
-
-
-@bp.route("/<name>")
-def serve(name):
-    # The name is checked against the pattern of names consult makes: no path, no other file.
-    if not NAME.match(name):
-        abort(404, "There is no such picture.")
-    response = send_from_directory(upload_dir(), name, mimetype=TYPES[name.rsplit(".", 1)[1]], max_age=CACHE_SECONDS)
-    # A name is never given to other content: the browser may keep the picture for good.
-    response.cache_control.public = True
-    response.cache_control.immutable = True
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'"
-    return response
 
 
 # -- the question form's pictures ---------------------------------------------------------

@@ -1,8 +1,9 @@
 """The participant's pages: the start page, joining, and the phone page, with HTTP twins of the
 phone's socket events for a phone whose socket is down."""
-from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import (Response, abort, current_app, flash, jsonify, redirect, render_template, request,
+                   send_from_directory, url_for)
 
-from .. import live, rules, services
+from .. import live, pictures, rules, services
 from ..forms import JoinForm
 from ..urls import join_url, qr_svg
 from . import bp
@@ -144,3 +145,29 @@ def state(code):
     if participant is None:
         return jsonify(ok=False, error="Open the join link again to take part."), 403
     return jsonify(live.phone_state(participant))
+
+
+@bp.route(pictures.PATH + "<name>")
+def picture(name):
+    """A question's or an option's picture, for phones, screens and the facilitator's pages."""
+    # The name is checked against the pattern of names consult makes: no path, no other file.
+    if not pictures.NAME.match(name):
+        abort(404, "There is no such picture.")
+    response = send_from_directory(pictures.upload_dir(), name, mimetype=pictures.TYPES[name.rsplit(".", 1)[1]],
+                                   max_age=pictures.CACHE_SECONDS)
+    # A name is never given to other content: the browser may keep the picture for good.
+    response.cache_control.public = True
+    response.cache_control.immutable = True
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
+@bp.app_template_filter("picture_url")
+def _picture_url(name):
+    return pictures.url(name) or ""
+
+
+@bp.app_template_filter("picture_data")
+def _picture_data(name):
+    return pictures.data_uri(name)
