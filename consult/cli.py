@@ -190,17 +190,21 @@ def demo():
 @with_appcontext
 def serve(host, port, with_demo, async_mode):
     """Run consult: the web pages and the live Socket.IO server."""
-    from .server import run
+    from .server import PortBusy, check_port, run
 
     app = current_app._get_current_object()
     if host:
         app.config["CONSULT_HOST"] = host
     if port:
         app.config["CONSULT_PORT"] = port
+    host, port = app.config["CONSULT_HOST"], app.config["CONSULT_PORT"]
+    try:
+        check_port(host, port)
+    except PortBusy as error:
+        raise click.ClickException(error.strerror)
     _check_schema(app)
     if with_demo:
         _print_demo(make_demo())
-    host, port = app.config["CONSULT_HOST"], app.config["CONSULT_PORT"]
     click.echo(f"consult is serving on http://{host}:{port} ({app.extensions['socketio'].async_mode}); Ctrl+C stops it.")
     sys.stdout.flush()
     run(app, host, port)

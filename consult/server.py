@@ -41,6 +41,31 @@ def tune_gc():
     gc.set_threshold(2000, 20, 1000)
 
 
+class PortBusy(OSError):
+    pass
+
+
+def check_port(host, port):
+    """Refuse a port another server already listens on, before starting.
+
+    eventlet listens with SO_REUSEPORT, so a second `consult serve` on the same port started
+    without a word and the kernel shared the connections between the two: phones saw two
+    servers with different state. A probe bound without SO_REUSEPORT fails on a port in use.
+    """
+    import socket
+
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        with socket.socket(family, kind, proto) as probe:
+            # Only SO_REUSEADDR: a port left in TIME_WAIT by a server just stopped is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                raise PortBusy(error.errno, f"port {port} on {host} is already in use ({error.strerror}): "
+                                            "is consult already running? Stop it, or choose another --port.")
+        return
+
+
 def run(app, host, port):
     socketio = app.extensions["socketio"]
     tune_gc()

@@ -1,14 +1,17 @@
 """`consult serve` and the schema: alone it migrates; with a message queue it leaves that to `consult init-db`."""
+import subprocess
+import sys
 import uuid
 
 import pytest
+import requests
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from consult.app import MIGRATIONS
 
-from .live_server import LiveServer
+from .live_server import ROOT, LiveServer
 from .test_e2e import stop_cleanly
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
@@ -76,3 +79,25 @@ def test_with_a_message_queue_serve_needs_init_db(tmp_path):
         assert revision(server) == older
     finally:
         stop_cleanly(server)
+
+
+@pytest.mark.parametrize("async_mode", ["eventlet", "gevent"])
+def test_a_second_server_on_a_busy_port_refuses_to_start(tmp_path, async_mode):
+    # eventlet listens with SO_REUSEPORT: a second server used to start silently and take a
+    # share of the first one's connections.
+    first = LiveServer(tmp_path / "first", env={"CONSULT_MESSAGE_QUEUE": ""})
+    second = LiveServer(tmp_path / "second", async_mode=async_mode, env={"CONSULT_MESSAGE_QUEUE": ""})
+    try:
+        first.start()
+        out = subprocess.run(
+            [sys.executable, "-m", "consult.entry", "serve", "--host", "127.0.0.1", "--port", str(first.port)],
+            env=second.env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 1
+        assert f"port {first.port} on 127.0.0.1 is already in use" in out.stderr
+        assert "is consult already running?" in out.stderr
+        # Every request still reaches the first server: nothing was split off to the second.
+        logs = [requests.get(first.url + "/", timeout=5).status_code for _ in range(40)]
+        assert logs == [200] * 40
+        assert first.proc.poll() is None
+    finally:
+        stop_cleanly(first)
