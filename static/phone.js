@@ -156,9 +156,20 @@
         else say("✓ Your note was received; it will show once the facilitator approves it.", "ok");
       }
     } else {
+      if (item.event === "note") keepRefused(q, item.data.text);
       say(result.error || "That was not saved.", "error");
     }
     render(false);
+  }
+  // A refused note goes back in its box (the box was emptied when it was sent), so nothing is retyped.
+  function keepRefused(q, text) {
+    var box = document.getElementById("note");
+    if (box && shownId === q) {
+      if (box.value.indexOf(text) === -1) box.value = box.value.trim() ? text + "\n" + box.value : text;
+      box.dispatchEvent(new Event("input"));
+    } else if (!drafts[q] || drafts[q].indexOf(text) === -1) {
+      drafts[q] = drafts[q] && drafts[q].trim() ? text + "\n" + drafts[q] : text;
+    }
   }
   function send(item, quiet) {
     if (!quiet) say("Sending…", "busy");

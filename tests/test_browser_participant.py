@@ -168,3 +168,20 @@ def test_small_phone_picker_and_note_status(live, new_context):
     expect(phone.locator("#mine-list li .note-status")).to_have_text(["Waiting for approval by the facilitator"])
     assert_fits(phone)
     assert live.query("SELECT table_id, status FROM note") == [(ids[TABLES[2]], "pending")]
+
+
+def test_a_refused_note_goes_back_in_its_box(live, new_context):
+    phone = new_context(**PHONE).new_page()
+    phone.goto(f"{live.url}/j/{live.code}")
+    expect(phone.locator("#qtext")).to_have_text(DEMO_QUESTIONS[0])
+    # Closed behind the phone's back (as if the news had not reached it yet): the server refuses.
+    with sqlite3.connect(live.server.instance / "consult.db") as db:
+        db.execute("UPDATE question SET is_open = 0")
+    box = phone.get_by_label("Your note", exact=True)
+    box.fill("A bus stop nearer the health centre")
+    phone.get_by_role("button", name="Post note").click()
+    expect(phone.locator("#feedback")).to_have_text("This question is closed: your answer was not saved.")
+    # Nothing to retype: the text is back in the box, with its count.
+    expect(box).to_have_value("A bus stop nearer the health centre")
+    expect(phone.locator("#count")).to_have_text(f"{280 - len('A bus stop nearer the health centre')} characters left.")
+    assert live.query("SELECT count(*) FROM note") == [(0,)]
