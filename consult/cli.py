@@ -1,5 +1,6 @@
 """Commands of the `consult` CLI (also `flask --app consult ...`)."""
 import json
+import os
 import sys
 
 import click
@@ -205,9 +206,80 @@ def serve(host, port, with_demo, async_mode):
     _check_schema(app)
     if with_demo:
         _print_demo(make_demo())
+    _schedule_backups(app)
     click.echo(f"consult is serving on http://{host}:{port} ({app.extensions['socketio'].async_mode}); Ctrl+C stops it.")
     sys.stdout.flush()
     run(app, host, port)
+
+
+def _schedule_backups(app):
+    from . import backup
+
+    if app.config["CONSULT_BACKUP_MINUTES"] <= 0:
+        return
+    try:
+        schedule = backup.Schedule(app, app.extensions["socketio"])
+    except backup.BackupError:
+        return  # PostgreSQL: its own tools back it up
+    schedule.start()
+    click.echo(f"Backing up the database every {app.config['CONSULT_BACKUP_MINUTES']:g} minutes "
+               f"(when it changed) to {schedule.to}")
+
+
+@click.command("backup")
+@click.argument("folder", required=False, type=click.Path(file_okay=False))
+@click.option("--list", "listing", is_flag=True, help="List the backups in the folder instead.")
+@with_appcontext
+def backup_command(folder, listing):
+    """Copy the database now, safely while consult is serving (SQLite; default folder: CONSULT_BACKUP_DIR or instance/backups)."""
+    from . import backup
+
+    app = current_app._get_current_object()
+    try:
+        source = backup.database_file(app)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    to = folder or backup.folder(app)
+    if listing:
+        found = backup.backups(to)
+        for path in found:
+            click.echo(f"{path}  ({backup.since(path)})")
+        if not found:
+            click.echo(f"No backups in {to}.")
+        return
+    if not os.path.exists(source):
+        raise click.ClickException(f"There is no database at {source} yet.")
+    try:
+        path = backup.snapshot(source, to)
+    except (backup.BackupError, OSError) as error:
+        raise click.ClickException(f"The backup failed: {error}") from None
+    click.echo(path)
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the database.")
+@with_appcontext
+def restore_command(path, yes):
+    """Put a backup in place of the database (stop consult serve first); the current one is kept."""
+    from . import backup
+
+    app = current_app._get_current_object()
+    try:
+        target = backup.database_file(app)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    if not yes:
+        click.confirm(f"Replace the database at {target} with {path}? Stop consult serve first.", abort=True)
+    db.engine.dispose()
+    try:
+        kept = backup.restore(path, target)
+    except (backup.BackupError, OSError) as error:
+        raise click.ClickException(f"Not restored: {error}") from None
+    schema.upgrade()  # a backup from an older consult
+    if kept:
+        click.echo(f"The database as it was is kept in {kept}")
+    click.echo(f"Restored {path}")
 
 
 @click.command("bench")
@@ -302,6 +374,7 @@ def bench_writeup(participants, notes, questions):
     run(participants, notes, questions)
 
 
-COMMANDS = (serve, create_facilitator, demo, init_db, bench, bench_writeup, export_command, import_command)
+COMMANDS = (serve, create_facilitator, demo, init_db, bench, bench_writeup, export_command, import_command,
+            backup_command, restore_command)
 for _command in COMMANDS:
     cli.add_command(_command)

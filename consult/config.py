@@ -22,6 +22,10 @@ SETTINGS = {
     "PROXIES": (0, int),
     "BROADCAST_INTERVAL": (0.25, float),
     "NOTE_MAX_LENGTH": (280, int),
+    # SQLite copies while serving: a folder (a USB stick), minutes between copies (0: none), how many kept.
+    "BACKUP_DIR": (None, str),
+    "BACKUP_MINUTES": (5.0, float),
+    "BACKUP_KEEP": (24, int),
 }
 
 
