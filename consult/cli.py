@@ -292,7 +292,10 @@ def restore_command(path, yes):
 @click.option("--no-bare", is_flag=True, help="Skip the bare Flask-SocketIO run (no ceiling, no ratio).")
 @click.option("--bursts", type=int, default=3, show_default=True,
               help="Bursts of votes (the first new, then changed ones); figures are the median burst's.")
-def bench(phones, async_mode, processes, database_url, message_queue, no_bare, bursts):
+@click.option("--http", "by_http", type=int, default=0, show_default=True,
+              help="More phones that answer by plain HTTP in the same bursts, while a new phone opens "
+                   "the join page every 100 ms (page_max_ms: the slowest).")
+def bench(phones, async_mode, processes, database_url, message_queue, no_bare, bursts, by_http):
     """Load benchmark on loopback: N phones vote in one burst; prints one JSON line last."""
     try:
         from .bench.run import bench as run_bench
@@ -302,7 +305,7 @@ def bench(phones, async_mode, processes, database_url, message_queue, no_bare, b
         raise click.ClickException("consult bench needs aiohttp: pip install aiohttp "
                                    "(or install consult with its bench extra: pip install '.[bench]').")
 
-    result = run_bench(phones, async_mode, processes, database_url, message_queue, not no_bare, bursts)
+    result = run_bench(phones, async_mode, processes, database_url, message_queue, not no_bare, bursts, by_http)
     click.echo(json.dumps(result))
 
 

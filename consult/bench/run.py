@@ -142,11 +142,52 @@ async def join(http, url, code):
         return _cookie(r)
 
 
-async def burst(phones, make_vote):
-    """Every phone votes at once; returns (first send, [(ack time, latency ms)], errors)."""
+class HttpPhone:
+    """A phone whose socket is down: it answers with the page's plain HTTP request."""
+
+    def __init__(self, url, code):
+        self.url, self.code = url, code
+
+    async def join(self, http):
+        async with http.get(f"{self.url}/j/{self.code}") as r:
+            page = await r.text()
+            assert r.status == 200, r.status
+            self.cookie = _cookie(r)
+        self.token = re.search(r'data-csrf="([^"]+)"', page).group(1)
+        return self
+
+    async def call(self, http, event, data):
+        sent = time.perf_counter()
+        async with http.post(f"{self.url}/j/{self.code}/{event}", json=data,
+                             headers={"Cookie": self.cookie, "X-CSRFToken": self.token}) as r:
+            result = await r.json()
+        return sent, time.perf_counter(), result
+
+
+async def probe(http, url, done, took):
+    """A new phone opening the join page every 100 ms until done: how long each page took."""
+    while not done.is_set():
+        start = time.perf_counter()
+        try:
+            async with http.get(url) as r:
+                await r.read()
+                took.append((time.perf_counter() - start) * 1000 if r.status == 200 else float("inf"))
+        except aiohttp.ClientError:
+            took.append(float("inf"))
+        await asyncio.sleep(0.1)
+
+
+async def burst(phones, make_vote, http=None, http_phones=()):
+    """Every phone votes at once (the HTTP ones too); returns (first send, [(ack time, latency ms)],
+    errors, [HTTP latency ms])."""
     start = time.perf_counter()
-    results = await asyncio.gather(*(p.call("vote", make_vote(i)) for i, p in enumerate(phones)), return_exceptions=True)
-    acks, errors = [], []
+    calls = [p.call("vote", make_vote(i)) for i, p in enumerate(phones)]
+    calls += [p.call(http, "vote", make_vote(len(phones) + i)) for i, p in enumerate(http_phones)]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    acks, errors, by_http = [], [], []
+    for j, r in enumerate(results[len(phones):]):
+        if not isinstance(r, Exception) and r[2].get("ok"):
+            by_http.append((r[1] - r[0]) * 1000)
     for r in results:
         if isinstance(r, Exception):
             errors.append(repr(r))
@@ -154,12 +195,16 @@ async def burst(phones, make_vote):
             acks.append((r[1], (r[1] - r[0]) * 1000))
         else:
             errors.append(r[2].get("error"))
-    return start, acks, errors
+    return start, acks, errors, by_http
 
 
-async def drive(urls, n, code=None, info=None, projector_url=None, timeout=120, bursts=3):
+async def drive(urls, n, code=None, info=None, projector_url=None, timeout=120, bursts=3, by_http=0):
     """Connect n phones (and a projector when info is given), then bursts times every phone
-    votes at once; measures each burst (votes_per_s: the median burst's)."""
+    votes at once; measures each burst (votes_per_s: the median burst's).
+
+    by_http more phones answer by plain HTTP in the same bursts, while a new phone opens the
+    join page every 100 ms: the page must stay quick whatever the burst does.
+    """
     out = {}
     # Open websockets hold a connector slot each: no cap here, gather_limited paces the connects.
     connector = aiohttp.TCPConnector(limit=0)
@@ -190,9 +235,12 @@ async def drive(urls, n, code=None, info=None, projector_url=None, timeout=120, 
         out["connect_s"] = round(time.perf_counter() - t0, 2)
         out["phones"] = len(phones)
         out["connect_errors"] = len(made) - len(phones)
+        http_phones = [await HttpPhone(urls[i % len(urls)], code).join(http) for i in range(by_http)]
         await asyncio.sleep(1)  # let the connect storm's live updates settle
 
         rates, latencies, out["acked"], out["errors"] = [], [], 0, []
+        http_latencies, pages = [], []
+        out["http_acked"] = 0 if by_http else None
         for round_ in range(bursts):
             # The first burst records new votes; each later one changes every vote (a new client
             # id, the other option): the path a phone takes when its person changes their mind.
@@ -204,7 +252,19 @@ async def drive(urls, n, code=None, info=None, projector_url=None, timeout=120, 
                 def make_vote(i):
                     return {"question_id": 1, "client_id": secrets.token_hex(8), "choices": [1]}
 
-            start, acks, errors = await asyncio.wait_for(burst(phones, make_vote), timeout)
+            done = asyncio.Event()
+            watcher = asyncio.ensure_future(probe(http, f"{urls[0]}/j/{code}", done, pages)) if by_http else None
+            try:
+                start, acks, errors, answered = await asyncio.wait_for(
+                    burst(phones, make_vote, http, http_phones), timeout)
+            finally:
+                done.set()
+                if watcher:
+                    await watcher
+            if by_http:
+                acks = acks[:len(acks) - len(answered)]  # the socket phones' own figures stay comparable
+                http_latencies += answered
+                out["http_acked"] = min(out["http_acked"], len(answered)) if round_ else len(answered)
             out["acked"] = min(out["acked"], len(acks)) if round_ else len(acks)
             out["errors"] += errors[:5]
             if not acks:
@@ -225,6 +285,13 @@ async def drive(urls, n, code=None, info=None, projector_url=None, timeout=120, 
             out["ack_p50_ms"] = round(statistics.median(latencies), 1)
             out["ack_p95_ms"] = round(percentile(latencies, 95), 1)
             out["ack_max_ms"] = round(max(latencies), 1)
+        if http_latencies:
+            out["http_p95_ms"] = round(percentile(http_latencies, 95), 1)
+            out["http_max_ms"] = round(max(http_latencies), 1)
+        if pages:
+            out["page_p95_ms"] = round(percentile(pages, 95), 1)
+            out["page_max_ms"] = round(max(pages), 1)
+            out["pages_opened"] = len(pages)
         for p in phones:
             await p.close()
         if projector:
@@ -232,7 +299,8 @@ async def drive(urls, n, code=None, info=None, projector_url=None, timeout=120, 
     return out
 
 
-def bench(phones, async_mode="eventlet", processes=1, database_url=None, message_queue=None, bare=True, bursts=3):
+def bench(phones, async_mode="eventlet", processes=1, database_url=None, message_queue=None, bare=True, bursts=3,
+          by_http=0):
     raise_fd_limit()
     workdir = tempfile.mkdtemp(prefix="consult-bench-")
     env = {"CONSULT_INSTANCE_PATH": os.path.join(workdir, "instance"), "CONSULT_MAX_CONNECTIONS": str(phones * 2 + 100)}
@@ -263,7 +331,7 @@ def bench(phones, async_mode="eventlet", processes=1, database_url=None, message
                 wait_ready(url, proc)
             base_rss = sum(rss_mb(p.pid) for p in servers)
             # Phones spread over every process; the projector watches from the last one.
-            out = asyncio.run(drive(urls, phones, info["code"], info, urls[-1], bursts=bursts))
+            out = asyncio.run(drive(urls, phones, info["code"], info, urls[-1], bursts=bursts, by_http=by_http))
             result.update(out)
             result["rss_mb"] = round(sum(rss_mb(p.pid, "VmHWM") for p in servers), 1)
             if result.get("phones"):
@@ -305,9 +373,10 @@ def main(argv=None):
     parser.add_argument("--message-queue")
     parser.add_argument("--no-bare", action="store_true")
     parser.add_argument("--bursts", type=int, default=3)
+    parser.add_argument("--http", type=int, default=0)
     args = parser.parse_args(argv)
     result = bench(args.phones, args.async_mode, args.processes, args.database_url, args.message_queue,
-                   not args.no_bare, args.bursts)
+                   not args.no_bare, args.bursts, args.http)
     print(json.dumps(result), flush=True)
 
 
