@@ -74,8 +74,7 @@ def create_app(overrides=None):
     socketio = SocketIO(
         app,
         async_mode=app.config["CONSULT_ASYNC_MODE"],
-        message_queue=app.config["CONSULT_MESSAGE_QUEUE"],
-        channel=app.config["CONSULT_CHANNEL"],
+        **_queue(app),
         # Same-origin only: a page elsewhere must not drive a facilitator's signed-in socket.
         cors_allowed_origins=None,
         # Phones on weak wifi: notice a dead connection within a minute, not sooner.
@@ -119,6 +118,20 @@ def create_app(overrides=None):
                         (413, "Too large")):
         app.register_error_handler(code, _error_page(code, title))
     return app
+
+
+def _queue(app):
+    """SocketIO's options for the message queue between processes, if there is one.
+
+    Redis: consult's own manager, which resyncs this process's sockets after losing Redis.
+    """
+    url, channel = app.config["CONSULT_MESSAGE_QUEUE"], app.config["CONSULT_CHANNEL"]
+    if url and url.startswith(("redis://", "rediss://")):
+        from . import live
+        from .queue import Queue
+
+        return {"client_manager": Queue(url, channel, back=lambda: live.resync_soon(app), logger=app.logger)}
+    return {"message_queue": url, "channel": channel}
 
 
 def _csrf_error(error):

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from . import cafe, dots, shared
 from .batch import Writer
 from .extensions import db
-from .models import CafeSession, HostSummary, Note, Participant, Vote
+from .models import CafeSession, CafeTable, HostSummary, Note, Participant, Vote
 from .pictures import picture_data
 from .results import hidden, results
 
@@ -44,6 +44,7 @@ class Live:
         self.dot_lists = {}  # session id -> the dot list its phones were sent last (JSON), so a list goes once
         self.writer = Writer(app, socketio, answered)  # answered: services.answered, the acks after a commit
         self.looping = False
+        self.resyncing = self.resync_again = False
 
     def emit(self, event, data, room, namespace):
         self.socketio.emit(event, data, to=room, namespace=namespace)
@@ -265,6 +266,74 @@ def flush_session(session_id):
     for view in ("control", "projector"):
         hub().emit("state", screen_state(session, view, common), screen_room(session_id, view), FACILITATOR_NS)
     push_dots(session)
+
+
+# -- after a gap in the message queue --------------------------------------------------
+
+def resync_soon(app):
+    """The message queue is back after a gap (queue.Queue calls this): resync this process's sockets."""
+    live = app.extensions["consult"]
+    if live.resyncing:
+        live.resync_again = True  # once more when this one is done: it may have read too early
+        return
+    live.resyncing = True
+    live.socketio.start_background_task(_resync, app)
+
+
+def _resync(app):
+    live = app.extensions["consult"]
+    try:
+        again = True
+        while again:
+            live.resync_again = False
+            with app.app_context():
+                resync()
+            again = live.resync_again
+    except Exception:  # the next reconnect tries again; live updates go on meanwhile
+        app.logger.exception("resync after the message queue came back failed")
+    finally:
+        live.resyncing = False
+
+
+def resync():
+    """Send every screen, phone and host screen of this process the whole picture again.
+
+    What other processes announced during the gap never arrived here, but they announce
+    nothing before it is committed, so the database holds all of it. Presence is written
+    back (Redis may have restarted empty), and each session is touched so that every
+    process's screens hear the count once each process is back.
+    """
+    live = hub()
+    live.presence.refresh()
+    server = live.socketio.server
+    live.dot_lists.clear()  # dot lists sent during the gap may not have arrived: send the next one anyway
+
+    def send(event, data, sid, namespace):
+        # Straight to our own socket: the queue may have dropped it again already.
+        server.emit(event, data, to=sid, namespace=namespace, ignore_queue=True)
+        live.socketio.sleep(0)  # thousands of phones: let acks and other events through meanwhile
+
+    sessions = set()
+    for sid, (session_id, view) in list(live.screens.items()):
+        session = db.session.get(CafeSession, session_id)
+        if session is not None:
+            sessions.add(session_id)
+            send("state", screen_state(session, view), sid, FACILITATOR_NS)
+    for sid, voter in list(live.phones.items()):
+        participant = db.session.get(Participant, voter.id)
+        if participant is not None:
+            sessions.add(voter.session_id)
+            send("state", phone_state(participant), sid, PHONE_NS)
+    for sid, (_, table_id) in list(live.hosts.items()):
+        table = db.session.get(CafeTable, table_id)
+        if table is not None:
+            send("round", {"round": table.session.current_round}, sid, HOST_NS)
+            for question in table.session.questions:
+                if question.kind in ("notes", "trajectory"):
+                    send("changed", {"question_id": question.id}, sid, HOST_NS)
+    db.session.rollback()  # the snapshot read is done; end its transaction
+    for session_id in sessions:
+        touch(session_id)
 
 
 # -- what each audience hears of a change (consult.services calls these after committing it) --

@@ -1,5 +1,7 @@
 """All database models."""
 import secrets
+import sqlite3
+import time
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
@@ -8,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import offload
 from .extensions import db
 
 # No 0/O, 1/I/L: a join code is read off a projector across a hall.
@@ -48,11 +51,13 @@ class Facilitator(UserMixin, db.Model):
         back_populates="owner", cascade="all, delete-orphan", passive_deletes=True
     )
 
+    # Hashing takes a tenth of a second of CPU by design: in an OS thread (hashlib lets go of
+    # Python's lock), or 100 wrong sign-ins stalled every phone's socket for 11 s.
     def set_password(self, password):
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = offload.run(generate_password_hash, password, lane="passwords")
 
     def check_password(self, password):
-        return check_password_hash(self.password_hash, password)
+        return offload.run(check_password_hash, self.password_hash, password, lane="passwords")
 
 
 class CafeSession(db.Model):
@@ -360,4 +365,44 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=0")  # a locked database is waited for in _sqlite_wait, not in C
         cur.close()
+
+
+# How long a write waits for another process's write lock (sqlite3's own default). SQLite
+# waits in C, sleeping the OS thread: under eventlet or gevent, the whole server. One held
+# lock (a backup, a CLI command, a sqlite3 shell) stalled every phone and page meanwhile.
+# Here the wait sleeps cooperatively and the rest of the server goes on.
+SQLITE_WAIT = 5.0
+
+
+def _sqlite_wait(cursor, run):
+    if not type(cursor).__module__.startswith("sqlite3"):
+        return False  # other databases: SQLAlchemy executes as usual
+    deadline, pause = time.monotonic() + SQLITE_WAIT, 0.001
+    while True:
+        try:
+            run()
+            return True
+        except sqlite3.OperationalError as error:
+            # Only plain SQLITE_BUSY: another process holds the lock and will let go.
+            # BUSY_SNAPSHOT (517) means this transaction read old data: waiting cannot help.
+            if getattr(error, "sqlite_errorcode", None) != 5 or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)  # patched to yield under eventlet and gevent
+        pause = min(pause * 2, 0.05)
+
+
+@event.listens_for(Engine, "do_execute")
+def _execute(cursor, statement, parameters, context):
+    return _sqlite_wait(cursor, lambda: cursor.execute(statement, parameters))
+
+
+@event.listens_for(Engine, "do_execute_no_params")
+def _execute_no_params(cursor, statement, context):
+    return _sqlite_wait(cursor, lambda: cursor.execute(statement))
+
+
+@event.listens_for(Engine, "do_executemany")
+def _executemany(cursor, statement, parameters, context):
+    return _sqlite_wait(cursor, lambda: cursor.executemany(statement, parameters))

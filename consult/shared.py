@@ -37,42 +37,91 @@ class Local:
 
 
 class Redis(Local):
+    """Presence in Redis, which may restart (empty) or be out of reach for a while.
+
+    Every process keeps its own connections in memory too (Local), and refresh() writes them to
+    Redis as they are: renewed, put back after Redis lost them, and any it holds that are gone
+    (a leave that could not be written) taken out. So the count heals itself rather than drift.
+    """
+
     def __init__(self, url, prefix="consult"):
         super().__init__()
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        self.redis = redis.Redis.from_url(url)
+        self.errors = redis.RedisError
+        # One quick retry (a connection Redis closed when it restarted), then fail: a phone's
+        # connect must not wait for Redis backing off.
+        self.redis = redis.Redis.from_url(url, retry=Retry(NoBackoff(), 1), socket_connect_timeout=2, socket_timeout=5)
         self.prefix = prefix  # deployments sharing one Redis keep apart by their channel name
         self.me = secrets.token_hex(6)  # this process, in member names and flush claims
         self.lost = {}  # session id -> when another process last won its push claim
+        self.sessions = set()  # sessions this process has had connections in, for refresh() to put right
+        self.known = {}  # session id -> (count last read from Redis, our own count then)
 
     def _key(self, session_id):
         return f"{self.prefix}:presence:{session_id}"
 
     def joined(self, session_id, sid):
         super().joined(session_id, sid)
-        self.redis.zadd(self._key(session_id), {f"{self.me}:{sid}": time.time() + PRESENCE_TTL})
+        self.sessions.add(session_id)
+        try:
+            self.redis.zadd(self._key(session_id), {f"{self.me}:{sid}": time.time() + PRESENCE_TTL})
+        except self.errors:
+            pass  # refresh() adds it once Redis is back
 
     def left(self, sid):
         session_id = super().left(sid)
         if session_id is not None:
-            self.redis.zrem(self._key(session_id), f"{self.me}:{sid}")
+            try:
+                self.redis.zrem(self._key(session_id), f"{self.me}:{sid}")
+            except self.errors:
+                pass  # refresh() removes it once Redis is back
         return session_id
 
     def connected(self, session_id):
+        ours = super().connected(session_id)
         key = self._key(session_id)
-        pipe = self.redis.pipeline()
-        pipe.zremrangebyscore(key, "-inf", time.time())
-        pipe.zcard(key)
-        return pipe.execute()[1]
+        try:
+            pipe = self.redis.pipeline()
+            pipe.zremrangebyscore(key, "-inf", time.time())
+            pipe.zcard(key)
+            count = pipe.execute()[1]
+        except self.errors:
+            # Out of reach: the last count, moved by what happened here since.
+            count, then = self.known.get(session_id, (ours, ours))
+            return max(ours, count + ours - then)
+        self.known[session_id] = (count, ours)
+        return count
 
     def refresh(self):
-        """Renew this process's connections, so they outlive PRESENCE_TTL while they last."""
+        """Write this process's connections to Redis as they are now; False if Redis is out of reach."""
         expiry = time.time() + PRESENCE_TTL
-        pipe = self.redis.pipeline()
+        mine = f"{self.me}:".encode()
+        sessions = sorted(self.sessions)
+        current = {}
         for sid, session_id in list(self.members.items()):
-            pipe.zadd(self._key(session_id), {f"{self.me}:{sid}": expiry})
-        pipe.execute()
+            current.setdefault(session_id, set()).add(sid)
+        try:
+            pipe = self.redis.pipeline()
+            for session_id in sessions:
+                pipe.zrange(self._key(session_id), 0, -1)
+            listed = pipe.execute()
+            pipe = self.redis.pipeline()
+            for session_id, members in zip(sessions, listed):
+                here = current.get(session_id, set())
+                gone = [m for m in members if m.startswith(mine) and m[len(mine):].decode() not in here]
+                if gone:
+                    pipe.zrem(self._key(session_id), *gone)
+                if here:
+                    pipe.zadd(self._key(session_id), {f"{self.me}:{sid}": expiry for sid in here})
+                else:
+                    self.sessions.discard(session_id)
+            pipe.execute()
+        except self.errors:
+            return False
+        return True
 
     def may_flush(self, session_id, interval, changed=0.0):
         """Claim this interval's push of session_id's results; changed: time.monotonic() of our latest change.
@@ -82,7 +131,11 @@ class Redis(Local):
         pushed after our change was committed and showed it.
         """
         ttl = max(1, int(interval * 900))
-        if self.redis.set(f"{self.prefix}:flush:{session_id}", self.me, nx=True, px=ttl):
+        try:
+            claimed = self.redis.set(f"{self.prefix}:flush:{session_id}", self.me, nx=True, px=ttl)
+        except self.errors:
+            return True  # nobody to agree with: push our own screens rather than none
+        if claimed:
             self.lost.pop(session_id, None)
             return True
         lost_at = self.lost.get(session_id)
