@@ -8,9 +8,10 @@ PostgreSQL has its own tools (pg_dump), so these refuse it with that advice.
 import os
 import re
 import sqlite3
-import threading
 import time
 from datetime import datetime
+
+from . import offload
 
 NAME = re.compile(r"^consult-\d{8}-\d{6}(-\d+)?\.db$")
 
@@ -138,42 +139,13 @@ class Schedule:
         stamp = self._stamp()
         if stamp == self.seen:
             return None
-        path = in_thread(self.socketio, snapshot, self.source, self.to)
+        with self.app.app_context():
+            # SQLite's backup runs in C and holds its thread until done: not the server's one thread.
+            path = offload.run(snapshot, self.source, self.to)
         self.seen = stamp
         prune(self.to, self.keep)
         self.app.logger.info("backed up to %s", path)
         return path
-
-
-def in_thread(socketio, fn, *args):
-    """fn(*args) in an OS thread, while the server's other work goes on.
-
-    SQLite's backup runs in C and holds its thread until done: on eventlet's or gevent's one
-    thread that would stop every phone for as long as the copy takes.
-    """
-    mode = socketio.async_mode
-    if mode == "eventlet":
-        from eventlet import tpool
-
-        return tpool.execute(fn, *args)
-    if mode == "gevent":
-        import gevent
-
-        return gevent.get_hub().threadpool.apply(fn, args)
-    out = {}
-
-    def work():
-        try:
-            out["value"] = fn(*args)
-        except BaseException as error:
-            out["error"] = error
-
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
-    worker.join()
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
 
 
 def since(path):
