@@ -4,9 +4,10 @@ import os
 from flask import Flask, Request, current_app, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import ConnectionRefusedError, SocketIO
+from sqlalchemy import select
 
 from . import config, device, rules
-from .extensions import csrf, db, login, migrate
+from .extensions import csrf, db, headers, login, migrate
 
 MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
 
@@ -50,7 +51,7 @@ class SizedRequest(Request):
 def create_app(overrides=None):
     app = Flask(__name__, template_folder=_folder("templates"), static_folder=_folder("static"),
                 instance_path=config.instance_path(), instance_relative_config=True)
-    os.makedirs(app.instance_path, exist_ok=True)
+    config.private_folder(app.instance_path)
     config.load(app, overrides)
     app.session_interface = SessionInterface()
     app.request_class = SizedRequest
@@ -66,6 +67,7 @@ def create_app(overrides=None):
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     csrf.init_app(app)
+    headers.init_app(app)
     login.init_app(app)
     login.login_view = "auth.login"
     login.login_message = "Sign in to run your café sessions."
@@ -97,8 +99,11 @@ def create_app(overrides=None):
     from .writeup import bp as writeup_bp
 
     @login.user_loader
-    def load_user(user_id):
-        return db.session.get(models.Facilitator, int(user_id)) if user_id.isdigit() else None
+    def load_user(token):
+        # Cookies carry the account's session token (Facilitator.get_id): a new one ends them all.
+        if not token or len(token) > 64 or not token.isascii():
+            return None
+        return db.session.scalar(select(models.Facilitator).filter_by(session_token=token))
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(facilitator_bp)
