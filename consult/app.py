@@ -79,7 +79,7 @@ def create_app(overrides=None):
         message_queue=app.config["CONSULT_MESSAGE_QUEUE"],
         channel=app.config["CONSULT_CHANNEL"],
         # Same-origin only: a page elsewhere must not drive a facilitator's signed-in socket.
-        cors_allowed_origins=None,
+        cors_allowed_origins=_same_origin(app),
         # Phones on weak wifi: notice a dead connection within a minute, not sooner.
         ping_interval=25,
         ping_timeout=30,
@@ -124,6 +124,36 @@ def create_app(overrides=None):
                         (413, "Too large")):
         app.register_error_handler(code, _error_page(code, title))
     return app
+
+
+def _same_origin(app):
+    """The Socket.IO handshake's Origin check: this server's own address only.
+
+    python-engineio's own check (cors_allowed_origins=None) also accepts the address in
+    X-Forwarded-Proto/-Host, which any client may send; these are believed only from the
+    CONSULT_PROXIES proxies in front of us (as ProxyFix does: the value the nearest added).
+    """
+    from urllib.parse import urlsplit
+
+    proxies = app.config["CONSULT_PROXIES"]
+    public = app.config["CONSULT_PUBLIC_URL"]
+    public = "{0.scheme}://{0.netloc}".format(urlsplit(public)) if public else None
+
+    def forwarded(environ, name, default):
+        values = [v.strip() for v in environ.get(name, "").split(",") if v.strip()]
+        return values[-proxies] if proxies and len(values) >= proxies else default
+
+    def allowed(origin, environ):
+        if not origin:
+            return False
+        scheme, host = environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST", "")
+        ours = {f"{scheme}://{host}", public}
+        if proxies:
+            ours.add(f"{forwarded(environ, 'HTTP_X_FORWARDED_PROTO', scheme)}://"
+                     f"{forwarded(environ, 'HTTP_X_FORWARDED_HOST', host)}")
+        return origin in ours
+
+    return allowed
 
 
 def _csrf_error(error):
