@@ -52,8 +52,6 @@ class Headers:
     CLI make several apps in one process).
     """
 
-    report_endpoints = set()  # endpoints that serve the write-up: writeup/routes.py adds them
-
     def init_app(self, app):
         https = bool(app.config["CONSULT_HTTPS"])
         app.extensions["talisman"] = _Talisman(
@@ -72,6 +70,14 @@ class Headers:
         app.jinja_env.globals["style_nonce"] = _style_nonce
 
 
+def as_report():
+    """This response is the write-up (a page or a download): it gets REPORT_CSP. Error pages of
+    the same routes keep the usual policy, which lets them load the site's stylesheet."""
+    from flask import g
+
+    g.consult_report = True
+
+
 def _style_nonce():
     """The nonce of the write-up's <style>; "" outside a request (the CLI's export)."""
     from flask import has_request_context, request
@@ -81,10 +87,10 @@ def _style_nonce():
 
 class _Talisman(Talisman):
     def _get_local_options(self):
-        from flask import current_app, request
+        from flask import current_app, g, request
 
         options = super()._get_local_options()
-        if request.endpoint in Headers.report_endpoints:
+        if g.get("consult_report"):
             options["content_security_policy"] = REPORT_CSP
             return options
         csp = dict(CSP)

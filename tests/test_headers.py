@@ -77,6 +77,9 @@ def test_every_kind_of_page_has_the_headers(app, client, facilitator):
     for r in (client.get(f"/sessions/{sid}/write-up.csv"), anonymous.get(f"/shared/session/{sid}/write-up.docx"),
               anonymous.get(f"/shared/{share_token}/write-up.json")):  # downloads: nothing may run or load
         assert r.status_code == 200 and assert_strict(r)["default-src"] == "'none'"
+    # Its error page is a site page, with the site's stylesheet.
+    r = app.test_client().get(f"/shared/session/{sid}")
+    assert r.status_code == 404 and assert_strict(r)["default-src"] == "'self'"
     assert client.get(f"/sessions/{sid}/write-up.html").headers["Content-Security-Policy"] != \
         reports["own"].headers["Content-Security-Policy"]  # a new nonce each time
 

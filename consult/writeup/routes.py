@@ -10,7 +10,7 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from .. import framework, rules, services
-from ..extensions import db, headers
+from ..extensions import as_report, db
 from ..facilitator.routes import own_session
 from ..models import CafeSession
 from ..transfer import actions_csv as actions_csv_text, export
@@ -87,6 +87,7 @@ def pdf_in_child(session):
 
 def _file(session, fmt, public=False):
     body = pdf_in_child(session) if fmt == "pdf" else render(session, fmt, public)
+    as_report()
     disposition = "inline" if fmt == "html" else "attachment"
     return Response(body, mimetype=FORMATS[fmt],
                     headers={"Content-Disposition": f'{disposition}; filename="{filename(session, fmt)}"'})
@@ -210,6 +211,7 @@ def shared_page(session_id):
     session = _shared_by_cookie(session_id)
     html = render_template("writeup/report.html", w=writeup(session), formats=FORMATS,
                            shared=url_for(".shared_page", session_id=session.id))
+    as_report()
     return _private(Response(html, mimetype=FORMATS["html"]))
 
 
@@ -229,6 +231,3 @@ def shared_download(token, fmt):
         abort(404, "consult writes HTML, PDF, Word, Markdown, CSV, Excel and JSON.")
     return _private(_file(session, fmt, public=True))
 
-
-headers.report_endpoints.update({"writeup.download", "writeup.shared_page", "writeup.shared_file",
-                                 "writeup.shared_download"})
