@@ -4,9 +4,10 @@ import os
 from flask import Flask, Request, current_app, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import ConnectionRefusedError, SocketIO
+from sqlalchemy import select
 
 from . import config, device, rules
-from .extensions import csrf, db, login, migrate
+from .extensions import csrf, db, headers, login, migrate
 
 MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
 
@@ -50,7 +51,7 @@ class SizedRequest(Request):
 def create_app(overrides=None):
     app = Flask(__name__, template_folder=_folder("templates"), static_folder=_folder("static"),
                 instance_path=config.instance_path(), instance_relative_config=True)
-    os.makedirs(app.instance_path, exist_ok=True)
+    config.private_folder(app.instance_path)
     config.load(app, overrides)
     app.session_interface = SessionInterface()
     app.request_class = SizedRequest
@@ -66,6 +67,7 @@ def create_app(overrides=None):
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)
     csrf.init_app(app)
+    headers.init_app(app)
     login.init_app(app)
     login.login_view = "auth.login"
     login.login_message = "Sign in to run your café sessions."
@@ -76,7 +78,7 @@ def create_app(overrides=None):
         async_mode=app.config["CONSULT_ASYNC_MODE"],
         **_queue(app),
         # Same-origin only: a page elsewhere must not drive a facilitator's signed-in socket.
-        cors_allowed_origins=None,
+        cors_allowed_origins=_same_origin(app),
         # Phones on weak wifi: notice a dead connection within a minute, not sooner.
         ping_interval=25,
         ping_timeout=30,
@@ -96,8 +98,11 @@ def create_app(overrides=None):
     from .writeup import bp as writeup_bp
 
     @login.user_loader
-    def load_user(user_id):
-        return db.session.get(models.Facilitator, int(user_id)) if user_id.isdigit() else None
+    def load_user(token):
+        # Cookies carry the account's session token (Facilitator.get_id): a new one ends them all.
+        if not token or len(token) > 64 or not token.isascii():
+            return None
+        return db.session.scalar(select(models.Facilitator).filter_by(session_token=token))
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(facilitator_bp)
@@ -132,6 +137,36 @@ def _queue(app):
 
         return {"client_manager": Queue(url, channel, back=lambda: live.resync_soon(app), logger=app.logger)}
     return {"message_queue": url, "channel": channel}
+
+
+def _same_origin(app):
+    """The Socket.IO handshake's Origin check: this server's own address only.
+
+    python-engineio's own check (cors_allowed_origins=None) also accepts the address in
+    X-Forwarded-Proto/-Host, which any client may send; these are believed only from the
+    CONSULT_PROXIES proxies in front of us (as ProxyFix does: the value the nearest added).
+    """
+    from urllib.parse import urlsplit
+
+    proxies = app.config["CONSULT_PROXIES"]
+    public = app.config["CONSULT_PUBLIC_URL"]
+    public = "{0.scheme}://{0.netloc}".format(urlsplit(public)) if public else None
+
+    def forwarded(environ, name, default):
+        values = [v.strip() for v in environ.get(name, "").split(",") if v.strip()]
+        return values[-proxies] if proxies and len(values) >= proxies else default
+
+    def allowed(origin, environ):
+        if not origin:
+            return False
+        scheme, host = environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST", "")
+        ours = {f"{scheme}://{host}", public}
+        if proxies:
+            ours.add(f"{forwarded(environ, 'HTTP_X_FORWARDED_PROTO', scheme)}://"
+                     f"{forwarded(environ, 'HTTP_X_FORWARDED_HOST', host)}")
+        return origin in ours
+
+    return allowed
 
 
 def _csrf_error(error):

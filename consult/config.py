@@ -26,6 +26,11 @@ SETTINGS = {
     "BACKUP_DIR": (None, str),
     "BACKUP_MINUTES": (5.0, float),
     "BACKUP_KEEP": (24, int),
+    # Served over HTTPS (directly or behind a TLS proxy): HSTS, Secure cookies, http:// redirected.
+    "HTTPS": (False, lambda v: v.lower() in ("1", "true", "yes", "on")),
+    # Who may show the projector page in a frame (CSP frame-ancestors sources, e.g. "'self'
+    # https://signage.example.org"); no page may be framed without it.
+    "FRAME_ANCESTORS": (None, str),
 }
 
 
@@ -58,6 +63,10 @@ def load(app, overrides=None):
     if overrides:
         cfg.update(overrides)
 
+    https = bool(cfg["CONSULT_HTTPS"])
+    cfg.update(SESSION_COOKIE_SECURE=https, REMEMBER_COOKIE_SECURE=https, REMEMBER_COOKIE_SAMESITE="Lax",
+               REMEMBER_COOKIE_HTTPONLY=True)
+
     if cfg.get("CONSULT_SECRET_KEY"):
         cfg["SECRET_KEY"] = cfg["CONSULT_SECRET_KEY"]
     if not cfg.get("SECRET_KEY"):
@@ -77,7 +86,38 @@ def load(app, overrides=None):
             raise RuntimeError("PostgreSQL needs the psycopg driver: pip install 'psycopg[binary]' "
                                "(or install consult with its postgres extra: pip install '.[postgres]').")
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        private_file(url[len("sqlite:///"):])
     cfg["SQLALCHEMY_DATABASE_URI"] = url
+
+
+def private_folder(path):
+    """Make the folder (0700) or take group and others' access away from ours: it holds the
+    database, the secret key and uploaded pictures."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    _owner_only(path, 0o700)
+
+
+def private_file(path):
+    """Create the SQLite file 0600 before SQLite does (it would follow the umask, 0644), or
+    tighten ours; SQLite gives its -wal and -shm files the database file's mode."""
+    path = path.split("?", 1)[0]
+    if not path or os.path.basename(path) == ":memory:" or not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    except OSError:
+        return  # a read-only place: SQLite will say so itself
+    _owner_only(path, 0o600)
+
+
+def _owner_only(path, mode):
+    try:
+        info = os.stat(path)
+        if info.st_uid == os.getuid() and info.st_mode & 0o077:
+            os.chmod(path, mode)
+    except OSError:
+        pass  # not ours to change; the deployment checklist says what it should be
 
 
 def _stored_secret(folder):

@@ -30,6 +30,15 @@ class RegisterForm(FlaskForm):
     confirm = PasswordField("Repeat the password", validators=[EqualTo("password", "The passwords differ.")])
 
 
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)],
+                            render_kw={"autocomplete": "current-password"})
+    password = PasswordField("New password", validators=[DataRequired(), Length(min=8, max=200)],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField("Repeat the new password", validators=[EqualTo("password", "The passwords differ.")],
+                            render_kw={"autocomplete": "new-password"})
+
+
 class JoinForm(FlaskForm):
     code = StringField(
         "Join code",

@@ -40,6 +40,8 @@ class Live:
         self.phones = {}  # sid -> rules.Voter: who answers on this socket
         self.screens = {}  # sid -> (session id, "control" or "projector")
         self.hosts = {}  # sid -> (token, table id): the table this socket hosts, with the token it proved
+        self.accounts = {}  # sid -> (facilitator id, session token): whose screen this socket is, as signed in
+        self.watching = False  # whether this process checks its screens' accounts (facilitator/events.py)
         self.dirty = {}  # session id -> time.monotonic() of its latest change not yet pushed
         self.dot_lists = {}  # session id -> the dot list its phones were sent last (JSON), so a list goes once
         self.writer = Writer(app, socketio, answered)  # answered: services.answered, the acks after a commit
@@ -69,6 +71,25 @@ def screen_room(session_id, view):
 
 def host_room(table_id):
     return f"host:{table_id}"
+
+
+def account_room(facilitator_id):
+    """The screens (control pages, projectors) of one facilitator account, on every process."""
+    return f"account:{facilitator_id}"
+
+
+SIGNED_OUT = "You are signed out of consult here: sign in again to go on."
+
+
+def end_account(facilitator_id):
+    """The account was signed out, or its password changed: each of its screens, on every process,
+    is told ("signed_out": the page reloads, to the sign-in page) and disconnected."""
+    live = hub()
+    live.emit("signed_out", {"message": SIGNED_OUT}, account_room(facilitator_id), FACILITATOR_NS)
+    for sid in live.presence.account_sockets(facilitator_id):
+        # A socket of another process is disconnected there (through the message queue).
+        live.socketio.server.disconnect(sid, namespace=FACILITATOR_NS)
+    live.presence.forget_account(facilitator_id)
 
 
 def participant_room(participant_id):

@@ -41,11 +41,18 @@ def new_join_code():
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
+def new_session_token():
+    return secrets.token_urlsafe(24)
+
+
 class Facilitator(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What sign-in cookies and remember-me tokens carry instead of the id: a new one (at
+    # sign-out, or with a new password) ends every session of the account at once.
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
 
     sessions: Mapped[list["CafeSession"]] = relationship(
         back_populates="owner", cascade="all, delete-orphan", passive_deletes=True
@@ -55,6 +62,14 @@ class Facilitator(UserMixin, db.Model):
     # Python's lock), or 100 wrong sign-ins stalled every phone's socket for 11 s.
     def set_password(self, password):
         self.password_hash = offload.run(generate_password_hash, password, lane="passwords")
+        self.end_sessions()
+
+    def end_sessions(self):
+        """Sign the account out everywhere: cookies and remember-me tokens carry the old token."""
+        self.session_token = new_session_token()
+
+    def get_id(self):
+        return self.session_token
 
     def check_password(self, password):
         return offload.run(check_password_hash, self.password_hash, password, lane="passwords")

@@ -64,7 +64,7 @@ class Upload:
     def save(self):
         """Write the picture under a new random name; returns the name."""
         folder = upload_dir()
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
         name = f"{secrets.token_hex(16)}.{self.ext}"
         # O_EXCL: never overwrite, however unlikely a clash of 128 random bits is.
         fd = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)

@@ -277,15 +277,31 @@ def duplicate_session(session):
 
 
 def set_password(email, password):
-    """Make the facilitator account email (or give it a new password): (facilitator, made)."""
-    with change():
+    """Make the facilitator account email (or give it a new password): (facilitator, made).
+
+    A new password ends every session of the account: its cookies, remember-me tokens and sockets.
+    """
+    with change() as then:
         user = db.session.scalar(select(Facilitator).where(func.lower(Facilitator.email) == email.strip().lower()))
         made = user is None
         if made:
             user = Facilitator(email=email.strip().lower())
             db.session.add(user)
         user.set_password(password)
+        if not made:
+            then(_ended, user)
     return user, made
+
+
+def sign_out(user):
+    """End every session of the account: each browser, remember-me token and open screen."""
+    with change() as then:
+        user.end_sessions()
+        then(_ended, user)
+
+
+def _ended(user):
+    live.end_account(user.id)
 
 
 def delete_session(session):

@@ -9,12 +9,14 @@ import time
 from collections import Counter
 
 PRESENCE_TTL = 120  # seconds a connection counts without a refresh: a dead process's phones fade out
+ACCOUNT_TTL = 7 * 24 * 3600  # seconds an account's list of screen sockets is kept after its latest
 
 
 class Local:
     def __init__(self):
         self.members = {}  # sid -> session id
         self.counts = Counter()
+        self.accounts = {}  # facilitator id -> sids of its screens
 
     def joined(self, session_id, sid):
         self.members[sid] = session_id
@@ -28,6 +30,19 @@ class Local:
 
     def connected(self, session_id):
         return self.counts[session_id]
+
+    # A facilitator account's screen sockets, so signing out disconnects each wherever it is.
+    def account_socket(self, facilitator_id, sid):
+        self.accounts.setdefault(facilitator_id, set()).add(sid)
+
+    def account_socket_left(self, facilitator_id, sid):
+        self.accounts.get(facilitator_id, set()).discard(sid)
+
+    def account_sockets(self, facilitator_id):
+        return set(self.accounts.get(facilitator_id, ()))
+
+    def forget_account(self, facilitator_id):
+        self.accounts.pop(facilitator_id, None)
 
     def refresh(self):
         pass
@@ -79,6 +94,25 @@ class Redis(Local):
             except self.errors:
                 pass  # refresh() removes it once Redis is back
         return session_id
+
+    def _account_key(self, facilitator_id):
+        return f"{self.prefix}:account:{facilitator_id}"
+
+    def account_socket(self, facilitator_id, sid):
+        key = self._account_key(facilitator_id)
+        pipe = self.redis.pipeline()
+        pipe.sadd(key, sid)  # socket ids are unique across processes
+        pipe.expire(key, ACCOUNT_TTL)  # a dead process's sockets go some day; disconnecting them is harmless
+        pipe.execute()
+
+    def account_socket_left(self, facilitator_id, sid):
+        self.redis.srem(self._account_key(facilitator_id), sid)
+
+    def account_sockets(self, facilitator_id):
+        return {m.decode() for m in self.redis.smembers(self._account_key(facilitator_id))}
+
+    def forget_account(self, facilitator_id):
+        self.redis.delete(self._account_key(facilitator_id))
 
     def connected(self, session_id):
         ours = super().connected(session_id)

@@ -52,7 +52,7 @@ def table_join_url(table):
 
 def host_url(table):
     """The table host's secret link, with the address phones reach (as the join link has)."""
-    return base_url() + url_for("host.table", token=table.host_token)
+    return base_url() + url_for("host.entry", token=table.host_token)
 
 
 def qr_svg(url):

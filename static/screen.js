@@ -391,7 +391,12 @@
   socket.on("state", render);
   // Whether live updates flow; the control page falls back to plain form posts without them.
   socket.on("connect", function () { screen.dataset.live = "connected"; });
-  socket.on("disconnect", function () { screen.dataset.live = "offline"; });
+  socket.on("disconnect", function (reason) {
+    screen.dataset.live = "offline";
+    // The server ends a screen's socket only when its account was signed out: reloading shows sign-in.
+    if (reason === "io server disconnect") window.location.reload();
+  });
+  socket.on("signed_out", function () { window.location.reload(); });
   socket.on("connect_error", function (err) { console.warn("live updates:", err && err.message); });
 
   if (view === "control") {

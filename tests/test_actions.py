@@ -109,14 +109,17 @@ def test_read_only_share_link(app, client, ready):
     assert token and len(token) >= 24
     page = client.get(f"/sessions/{ids['id']}").text
     assert f"/shared/{token}" in page and "Withdraw the link" in page and "Action framework" in page
-    r = anonymous.get(f"/shared/{token}")
+    r = anonymous.get(f"/shared/{token}", follow_redirects=True)
     assert r.status_code == 200 and "Full write-up of group discussions" in r.text
+    assert r.request.path == f"/shared/session/{ids['id']}"  # the address holds no token
     assert "Skills hub &lt;b&gt;" in r.text and r.headers["Cache-Control"] == "no-store"
     assert r.headers["Referrer-Policy"] == "no-referrer" and "noindex" in r.headers["X-Robots-Tag"]
     assert anonymous.get(f"/shared/{token}/write-up.csv").status_code == 200
+    assert anonymous.get(f"/shared/session/{ids['id']}/write-up.csv").status_code == 200
     assert anonymous.get(f"/shared/{token}/write-up.exe").status_code == 404
     client.post(f"/sessions/{ids['id']}/share")  # a new link replaces the old one
     assert anonymous.get(f"/shared/{token}").status_code == 404
+    assert anonymous.get(f"/shared/session/{ids['id']}").status_code == 404  # the cookie the old one left too
     with app.app_context():
         token = db.session.get(CafeSession, ids["id"]).share_token
     client.post(f"/sessions/{ids['id']}/share", data={"what": "revoke"})

@@ -57,17 +57,20 @@ def browser():
 @pytest.fixture
 def new_context(browser):
     """Make browser contexts (each its own cookie jar: a phone, a facilitator); all closed afterwards."""
-    made = []
+    made, blocked = [], []
 
     def make(**options):
         context = browser.new_context(**options)
         context.set_default_timeout(10_000)
+        # Whatever the Content-Security-Policy blocks is a page that does not work as written.
+        context.on("console", lambda m: "Content Security Policy" in m.text and blocked.append(m.text))
         made.append(context)
         return context
 
     yield make
     for context in made:
         context.close()
+    assert not blocked, blocked
 
 
 @dataclass

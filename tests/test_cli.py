@@ -90,7 +90,7 @@ def test_demo_is_ready_to_run_and_made_once(tmp_path, monkeypatch):
     table_link = re.search(rf"join: \S*(/j/{code}\?t=\d+)", first.output).group(1)
     assert client.get(table_link).status_code == 302
     host_link = re.search(r"host: \S*(/host/\S+)", first.output).group(1)
-    assert client.get(host_link).status_code == 200
+    assert client.get(host_link, follow_redirects=True).status_code == 200  # to the page without the token
 
 
 def test_secret_key_is_made_once_and_kept(tmp_path, monkeypatch):

@@ -71,16 +71,16 @@ def texts(ack):
 # -- the page ----------------------------------------------------------------------------
 
 def test_page_shows_table_session_and_first_notes_question(app, client, world):
-    token = world["tables"]["Oak"]["token"]
-    r = client.get(f"/host/{token}")
-    assert r.status_code == 200
+    token, table_id = world["tables"]["Oak"]["token"], world["tables"]["Oak"]["id"]
+    r = client.get(f"/host/{token}", follow_redirects=True)
+    assert r.status_code == 200 and r.request.path == f"/host/table/{table_id}"  # the address holds no token
     page = r.get_data(as_text=True)
     assert "Oak" in page and "Strategy café" in page
     assert "What does success look like?" in page
     assert "Pick one" not in page  # only open-notes questions are offered
     assert "/static/host.js" in page and "/static/vendor/socket.io.min.js" in page
     assert "https://" not in page and "cdn" not in page.lower()  # served locally, works offline
-    assert f'/host/{token}/qr.svg' in page
+    assert f'/host/table/{table_id}/qr.svg' in page
     assert r.headers["Cache-Control"] == "no-store" and r.headers["Referrer-Policy"] == "no-referrer"
     # The shown question is a choice question: the first notes question is chosen instead.
     assert f'<option value="{world["notes_q"]}" selected>' in page
@@ -98,7 +98,7 @@ def test_page_defaults_to_the_current_notes_question_and_round(app, client, faci
         services.start_round(session)
         services.start_round(session)
         token = session.tables[0].host_token
-    page = client.get(f"/host/{token}").get_data(as_text=True)
+    page = client.get(f"/host/{token}", follow_redirects=True).get_data(as_text=True)
     assert f'<option value="{made["questions"][1]}" selected>' in page
     assert '<option value="2" selected>Round 2</option>' in page and 'id="round-field" hidden' not in page
 
@@ -109,7 +109,7 @@ def test_page_escapes_names_and_texts(app, client, facilitator):
         session = db.session.get(CafeSession, made["id"])
         services.set_tables(session, ["<i>Oak</i>"])
         token = session.tables[0].host_token
-    page = client.get(f"/host/{token}").get_data(as_text=True)
+    page = client.get(f"/host/{token}", follow_redirects=True).get_data(as_text=True)
     assert "<script>x()" not in page and "<i>Oak" not in page and "<b>Café" not in page
 
 
@@ -119,7 +119,7 @@ def test_page_without_notes_questions(app, client, facilitator):
         session = db.session.get(CafeSession, made["id"])
         services.set_tables(session, ["Oak"])
         token = session.tables[0].host_token
-    r = client.get(f"/host/{token}")
+    r = client.get(f"/host/{token}", follow_redirects=True)
     assert r.status_code == 200 and "no open-notes questions yet" in r.get_data(as_text=True)
 
 
@@ -127,21 +127,26 @@ def test_unknown_and_revoked_links_are_404(app, client, world):
     for token in ("nonsense-token", "x" * 300, "%00", world["tables"]["Oak"]["token"][:-1]):
         r = client.get(f"/host/{token}")
         assert r.status_code == 404 and NOT_VALID in r.get_data(as_text=True)
-        assert client.get(f"/host/{token}/qr.svg").status_code == 404
-    old = world["tables"]["Oak"]["token"]
+    old, table_id = world["tables"]["Oak"]["token"], world["tables"]["Oak"]["id"]
+    assert client.get(f"/host/{old}", follow_redirects=True).status_code == 200
     with app.app_context():
-        new = services.revoke_host(db.session.get(CafeTable, world["tables"]["Oak"]["id"]))
+        new = services.revoke_host(db.session.get(CafeTable, table_id))
     assert client.get(f"/host/{old}").status_code == 404
-    assert client.get(f"/host/{new}").status_code == 200
+    # The cookie the old link left opens nothing now, page or QR code.
+    assert client.get(f"/host/table/{table_id}").status_code == 404
+    assert client.get(f"/host/table/{table_id}/qr.svg").status_code == 404
+    assert client.get(f"/host/{new}", follow_redirects=True).status_code == 200
 
 
 def test_qr_code_carries_the_absolute_host_link(app, client, world, monkeypatch):
-    token = world["tables"]["Ash"]["token"]
-    r = client.get(f"/host/{token}/qr.svg")
+    token, table_id = world["tables"]["Ash"]["token"], world["tables"]["Ash"]["id"]
+    assert client.get(f"/host/table/{table_id}/qr.svg").status_code == 404  # not before the link was opened
+    client.get(f"/host/{token}")
+    r = client.get(f"/host/table/{table_id}/qr.svg")
     assert r.status_code == 200 and r.mimetype == "image/svg+xml" and b"<svg" in r.data
     seen = []
     monkeypatch.setattr(host_routes, "qr_svg", lambda url: seen.append(url) or b"<svg/>")
-    client.get(f"/host/{token}/qr.svg")
+    client.get(f"/host/table/{table_id}/qr.svg")
     assert seen == [f"http://consult.test/host/{token}"]
 
 

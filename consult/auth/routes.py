@@ -1,12 +1,12 @@
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
 
 from .. import services
 from ..extensions import db
-from ..forms import LoginForm, RegisterForm
+from ..forms import LoginForm, PasswordForm, RegisterForm
 from ..models import Facilitator
 from . import bp
 
@@ -42,6 +42,9 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        # Everywhere, not only this browser: a cookie or remember-me token copied elsewhere stops too.
+        services.sign_out(current_user._get_current_object())
     logout_user()
     flash("You are signed out.")
     return redirect(url_for("auth.login"))
@@ -61,3 +64,21 @@ def register():
             login_user(user)
             return redirect(url_for("facilitator.index"))
     return render_template("auth/register.html", form=form)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    """A new password: every other browser, remember-me token and screen of the account is signed out."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        if not user.check_password(form.current.data):
+            form.current.errors.append("That is not your current password.")
+        else:
+            remembered = bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")))
+            user, _ = services.set_password(user.email, form.password.data)
+            login_user(user, remember=remembered)  # this browser goes on, with the account's new token
+            flash("Password changed. Every other place this account was signed in is signed out.")
+            return redirect(url_for("facilitator.index"))
+    return render_template("auth/password.html", form=form)

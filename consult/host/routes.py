@@ -1,5 +1,5 @@
 """The table host's page: the notes of one table, live, behind the secret link of that table."""
-from flask import Response, abort, make_response, render_template
+from flask import Response, abort, current_app, make_response, redirect, render_template, request, url_for
 
 from .. import cafe
 from ..live import grid, table_view
@@ -11,7 +11,7 @@ NOT_VALID = "This host link is not valid: it may have been replaced. Ask the fac
 
 
 def table_or_404(token):
-    table = cafe.host_table(token)
+    table = cafe.host_table(token or "")
     if table is None:
         abort(404, NOT_VALID)
     return table
@@ -37,9 +37,35 @@ def _private(response):
     return response
 
 
+COOKIE = "consult_host_{}"  # one per table: a facilitator may try several hosts' pages in one browser
+
+
 @bp.route("/<token>")
-def table(token):
+def entry(token):
+    """The link given out (printed, QR'd): it leaves its token in a cookie and moves to an
+    address without it, so the token stays out of the address bar, the history and any Referer."""
     table = table_or_404(token)
+    response = redirect(url_for(".table", table_id=table.id))
+    response.set_cookie(COOKIE.format(table.id), token, max_age=current_app.config["PERMANENT_SESSION_LIFETIME"],
+                        path=url_for(".table", table_id=table.id), httponly=True, samesite="Lax",
+                        secure=current_app.config["CONSULT_HTTPS"])
+    return _private(response)
+
+
+def table_by_cookie(table_id):
+    """The table this browser was given the host link of, while that link still works."""
+    token = request.cookies.get(COOKIE.format(table_id))
+    if not token:  # never opened here, cookies refused, or expired
+        abort(404, "This page opens from your host link: open the link (or scan the host QR code) again.")
+    table = table_or_404(token)
+    if table.id != table_id:
+        abort(404, NOT_VALID)
+    return table
+
+
+@bp.route("/table/<int:table_id>")
+def table(table_id):
+    table = table_by_cookie(table_id)
     session = table.session
     question = default_question(session)
     numbers = {q.id: i for i, q in enumerate(session.questions, start=1)}
@@ -59,7 +85,7 @@ def table(token):
     return _private(make_response(page))
 
 
-@bp.route("/<token>/qr.svg")
-def qr(token):
-    table = table_or_404(token)
+@bp.route("/table/<int:table_id>/qr.svg")
+def qr(table_id):
+    table = table_by_cookie(table_id)
     return _private(Response(qr_svg(host_url(table)), mimetype="image/svg+xml"))

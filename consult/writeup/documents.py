@@ -214,8 +214,10 @@ def docx(session):
     return out.getvalue()
 
 
-def xlsx(session):
-    """A workbook: every vote and note, the results with native bar charts, the notes table, actions."""
+def xlsx(session, public=False):
+    """A workbook: every vote and note, the results with native bar charts, the notes table, actions.
+
+    public (a share link's download): the raw data holds only the notes the write-up shows."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.chart import BarChart, Reference
@@ -240,7 +242,7 @@ def xlsx(session):
 
     raw = book.create_sheet("Raw data")
     row(raw, RAW_COLUMNS, bold)
-    for values in raw_rows(session):
+    for values in raw_rows(session, public):
         row(raw, values)
 
     results = book.create_sheet("Results")

@@ -129,8 +129,13 @@ RAW_COLUMNS = ["kind", "question_number", "question", "answer", "table", "round"
                "highlight", "merged_into", "author", "dots", "id", "row", "horizon"]
 
 
-def raw_rows(session):
-    """Every vote and note of the session, one row each, in RAW_COLUMNS order."""
+def raw_rows(session, public=False):
+    """Every vote and note of the session, one row each, in RAW_COLUMNS order.
+
+    public (a share link's download): only the notes the write-up shows, as it shows them;
+    hidden, held and merged-away notes are left out, and a shown note counts the dots of
+    the notes merged into it, as its ranking in the write-up does.
+    """
     tables = {t.id: t.name for t in session.tables}
     number = {q.id: i for i, q in enumerate(session.questions, 1)}
     texts = {q.id: q.text for q in session.questions}
@@ -153,16 +158,67 @@ def raw_rows(session):
         select(Dot.note_id, func.count()).join(Question, Question.id == Dot.question_id)
         .where(Question.session_id == session.id).group_by(Dot.note_id)
     ).all())
-    for n in db.session.scalars(select(Note).join(Question).where(Question.session_id == session.id).order_by(Note.id)):
+    notes = db.session.scalars(select(Note).join(Question).where(Question.session_id == session.id).order_by(Note.id))
+    if public:
+        notes = notes.all()
+        dots = merged_dots(notes, dots)
+        notes = [n for n in notes if shown(n)]
+    for n in notes:
         yield ["note", number[n.question_id], texts[n.question_id], n.text, tables.get(n.table_id, ""), n.round,
                n.created_at.isoformat(), n.status, "yes" if n.highlight else "", n.merged_into_id or "", n.author, dots.get(n.id, 0), n.id,
                rows.get(n.row_id, ""), horizons.get(n.horizon_id, "")]
 
 
-def csv_text(session):
+def shown(note):
+    """Whether the write-up shows this note as it is: visible, and not merged into another."""
+    return note.status == "visible" and note.merged_into_id is None
+
+
+def merged_dots(notes, dots):
+    """{note id: dots} with each merged-away note's dots counted for the note it ended up in."""
+    into = {n.id: n.merged_into_id for n in notes}
+    total = {}
+    for note_id, count in dots.items():
+        seen = set()
+        while into.get(note_id) is not None and note_id not in seen:  # merge chains, never a cycle
+            seen.add(note_id)
+            note_id = into[note_id]
+        total[note_id] = total.get(note_id, 0) + count
+    return total
+
+
+def csv_text(session, public=False):
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(RAW_COLUMNS)
-    for row in raw_rows(session):
+    for row in raw_rows(session, public):
         writer.writerow([safe_cell(c) for c in row])
     return out.getvalue()
+
+
+def published(data):
+    """A share link's JSON: the session's export (transfer.export) cut to what its write-up shows.
+
+    No hidden, held or merged-away notes, no edit history (it keeps moderators' emails and the
+    words before a correction), no blocked words or moderation setting, and no participant
+    numbers, which would tie one person's answers together where the write-up only counts them.
+    """
+    data = dict(data)
+    data["session"] = {k: v for k, v in data["session"].items() if k not in ("blocked_words", "moderation")}
+    notes = data["notes"]
+    kept = [i for i, n in enumerate(notes) if n["status"] == "visible" and n["merged_into"] is None]
+    index = {old: new for new, old in enumerate(kept)}
+
+    def root(i):
+        seen = set()
+        while notes[i]["merged_into"] is not None and i not in seen:
+            seen.add(i)
+            i = notes[i]["merged_into"]
+        return i
+
+    data["notes"] = [{k: v for k, v in notes[i].items() if k not in ("participant", "edits")} for i in kept]
+    data["dots"] = [{"question": d["question"], "note": index[root(d["note"])], "at": d["at"]}
+                    for d in data["dots"] if root(d["note"]) in index]
+    data["votes"] = [{k: v for k, v in vote.items() if k != "participant"} for vote in data["votes"]]
+    data["actions"] = [{**a, "note": index.get(a["note"])} for a in data["actions"]]
+    return data

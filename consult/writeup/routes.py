@@ -1,18 +1,18 @@
 """Downloads of a session's write-up, for its facilitator."""
 import json
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
 
 from .. import framework, offload, rules, services
-from ..extensions import db
+from ..extensions import as_report, db
 from ..facilitator.routes import own_session
 from ..models import CafeSession
 from ..transfer import actions_csv as actions_csv_text, export
 from . import bp, documents, typeset
 from .build import writeup
-from .formats import csv_text, markdown
+from .formats import csv_text, markdown, published
 
 FORMATS = {
     "html": "text/html; charset=utf-8",
@@ -26,8 +26,14 @@ FORMATS = {
 BINARY = {"pdf": typeset.pdf, "docx": documents.docx, "xlsx": documents.xlsx}
 
 
-def render(session, fmt):
-    """The write-up of session in fmt: text, or bytes for pdf, docx and xlsx."""
+def render(session, fmt, public=False):
+    """The write-up of session in fmt: text, or bytes for pdf, docx and xlsx.
+
+    public: for a share link, which gives what the write-up shows and nothing more (the CSV,
+    Excel and JSON data of the facilitator's own downloads hold every note and setting).
+    """
+    if fmt == "xlsx":
+        return documents.xlsx(session, public)
     if fmt in BINARY:
         return BINARY[fmt](session)
     if fmt == "html":
@@ -35,9 +41,10 @@ def render(session, fmt):
     if fmt == "md":
         return markdown(writeup(session))
     if fmt == "csv":
-        return csv_text(session)
+        return csv_text(session, public)
     if fmt == "json":
-        return json.dumps(export(session), ensure_ascii=False, indent=1)
+        data = export(session)
+        return json.dumps(published(data) if public else data, ensure_ascii=False, indent=1)
     raise ValueError(fmt)
 
 
@@ -55,15 +62,21 @@ def download(session_id, fmt):
     return _file(session, fmt)
 
 
-def render_id(session_id, fmt):
-    """render() of a session by its id: what a child process is given (offload.in_child)."""
-    return render(db.session.get(CafeSession, int(session_id)), fmt)
+def render_id(session_id, fmt, public="", nonce=""):
+    """render() of a session by its id: what a child process is given (offload.in_child, as strings).
+
+    nonce: the response's CSP nonce for the HTML report's <style>, made in the server's request.
+    """
+    g.style_nonce = nonce
+    return render(db.session.get(CafeSession, int(session_id)), fmt, public == "public")
 
 
-def _file(session, fmt):
+def _file(session, fmt, public=False):
     # A write-up of a big café takes seconds of computing (Excel 17 s for 50,000 notes): in a
     # child process, not in the server, whose every phone would wait meanwhile.
-    body = offload.in_child("consult.writeup.routes:render_id", session.id, fmt)
+    body = offload.in_child("consult.writeup.routes:render_id", session.id, fmt, "public" if public else "",
+                            getattr(request, "csp_nonce", ""))
+    as_report()
     disposition = "inline" if fmt == "html" else "attachment"
     return Response(body, mimetype=FORMATS[fmt],
                     headers={"Content-Disposition": f'{disposition}; filename="{filename(session, fmt)}"'})
@@ -139,10 +152,26 @@ def share(session_id):
     return redirect(url_for("facilitator.detail", session_id=session.id) + "#writeup")
 
 
+SHARE_COOKIE = "consult_share_{}"  # one per session, so links to two write-ups both keep working
+NOT_SHARED = "This link to a write-up is not valid: it may have been withdrawn."
+
+
 def _shared(token):
+    token = token or ""
     session = db.session.scalar(select(CafeSession).filter_by(share_token=token)) if 16 <= len(token) <= 64 else None
     if session is None:
-        abort(404, "This link to a write-up is not valid: it may have been withdrawn.")
+        abort(404, NOT_SHARED)
+    return session
+
+
+def _shared_by_cookie(session_id):
+    """The session whose write-up this browser was given a link to, by the cookie the link set."""
+    token = request.cookies.get(SHARE_COOKIE.format(session_id))
+    if not token:  # never opened here, cookies refused, or expired
+        abort(404, "This write-up opens from its link: open the link you were given again.")
+    session = _shared(token)
+    if session.id != session_id:
+        abort(404, NOT_SHARED)
     return session
 
 
@@ -156,14 +185,38 @@ def _private(response):
 
 @bp.route("/shared/<token>")
 def shared(token):
+    """The link given out: it leaves its token in a cookie and moves to an address without it,
+    so the token stays out of the address bar, the history and any Referer."""
     session = _shared(token)
-    html = render_template("writeup/report.html", w=writeup(session), shared=token, formats=FORMATS)
+    response = redirect(url_for(".shared_page", session_id=session.id))
+    response.set_cookie(SHARE_COOKIE.format(session.id), token, max_age=current_app.config["PERMANENT_SESSION_LIFETIME"],
+                        path=url_for(".shared_page", session_id=session.id), httponly=True, samesite="Lax",
+                        secure=current_app.config["CONSULT_HTTPS"])
+    return _private(response)
+
+
+@bp.route("/shared/session/<int:session_id>")
+def shared_page(session_id):
+    session = _shared_by_cookie(session_id)
+    html = render_template("writeup/report.html", w=writeup(session), formats=FORMATS,
+                           shared=url_for(".shared_page", session_id=session.id))
+    as_report()
     return _private(Response(html, mimetype=FORMATS["html"]))
+
+
+@bp.route("/shared/session/<int:session_id>/write-up.<fmt>")
+def shared_file(session_id, fmt):
+    session = _shared_by_cookie(session_id)
+    if fmt not in FORMATS:
+        abort(404, "consult writes HTML, PDF, Word, Markdown, CSV, Excel and JSON.")
+    return _private(_file(session, fmt, public=True))
 
 
 @bp.route("/shared/<token>/write-up.<fmt>")
 def shared_download(token, fmt):
+    """A download by the link itself (a file's address handed on): no page to clean up."""
     session = _shared(token)
     if fmt not in FORMATS:
         abort(404, "consult writes HTML, PDF, Word, Markdown, CSV, Excel and JSON.")
-    return _private(_file(session, fmt))
+    return _private(_file(session, fmt, public=True))
+
