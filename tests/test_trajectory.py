@@ -498,7 +498,7 @@ def test_the_form_explains_a_refused_edit(app, client, world):
 
 
 def test_the_host_page_offers_the_grid(app, client, world):
-    page = client.get(f"/host/{world['tables']['Oak']['token']}").get_data(as_text=True)
+    page = client.get(f"/host/{world['tables']['Oak']['token']}", follow_redirects=True).get_data(as_text=True)
     assert "Where could we be, and when?" in page and 'id="add-cell"' in page
     assert f'<option value="{world["grid_q"]}" selected>' in page  # the grid is on screen
     state = json.loads(page.split('<script type="application/json" id="state">')[1].split("</script>")[0])
