@@ -1,8 +1,8 @@
 """Socket events of the phone page (namespace /phone)."""
-from flask import request
+from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, join_room
 
-from .. import live, rules, services
+from .. import device, limits, live, rules, services
 from ..extensions import db
 from ..models import Participant
 from ..sockets import Events
@@ -15,11 +15,25 @@ REJOIN = {"ok": False, "error": "Open the join link again to take part."}
 @sockets.on("connect")
 def connect(auth):
     code = auth.get("code") if isinstance(auth, dict) else None
+    if not limits.may_guess():
+        raise ConnectionRefusedError(limits.WRONG_CODES + ".")
     cafe, participant = participant_or_none(code)
     if cafe is None:
+        limits.missed()
         raise ConnectionRefusedError("There is no session with that code.")
     if participant is None:
         raise ConnectionRefusedError("Open the join link again to take part.")
+    # One phone, a few tabs: not thousands of sockets on one cookie.
+    if not limits.open_socket(request.sid, device.current() or participant.token):
+        raise ConnectionRefusedError(limits.TOO_MANY_SOCKETS)
+    try:
+        _connect(cafe, participant)
+    except BaseException:
+        limits.close_socket(request.sid)
+        raise
+
+
+def _connect(cafe, participant):
     hub = live.hub()
     join_room(live.phones_room(cafe.id))
     join_room(live.participant_room(participant.id))  # news of this phone's own notes (approved, hidden)
@@ -32,6 +46,7 @@ def connect(auth):
 
 @sockets.on("disconnect")
 def disconnect(*_):
+    limits.close_socket(request.sid)
     hub = live.hub()
     who = hub.phones.pop(request.sid, None)
     if who:
@@ -57,7 +72,11 @@ def _queue(app, kind, sid, args, reply):
     elif len(args) != 1:
         reply({"ok": False, "error": rules.MALFORMED})
     else:
-        hub.writer.submit(kind, who, args[0], reply)
+        refusal = limits.answer(app, kind, who)
+        if refusal:
+            reply(refusal)
+        else:
+            hub.writer.submit(kind, who, args[0], reply)
 
 
 @sockets.queued("vote")
@@ -85,7 +104,9 @@ def dot(app, sid, args, reply):
 def undot(data=None):
     """{question_id, dot_id} takes that dot back (again: nothing changes); {question_id, note_id} the latest on it."""
     who = _who()
-    return REJOIN if who is None else services.take_back_dot(who, data)
+    if who is None:
+        return REJOIN
+    return limits.answer(current_app._get_current_object(), "dot", who) or services.take_back_dot(who, data)
 
 
 @sockets.on("table")

@@ -3,7 +3,7 @@ phone's socket events for a phone whose socket is down."""
 from flask import (Response, abort, current_app, flash, jsonify, redirect, render_template, request,
                    send_from_directory, url_for)
 
-from .. import live, pictures, rules, services
+from .. import limits, live, pictures, rules, services
 from ..forms import JoinForm
 from ..urls import join_url, qr_svg
 from . import bp
@@ -11,6 +11,7 @@ from .tokens import no_table_chosen, participant_or_none, remember_no_table, rem
 
 
 @bp.route("/", methods=["GET", "POST"])
+@limits.code_guesses
 def start():
     form = JoinForm()
     if form.validate_on_submit():
@@ -25,6 +26,8 @@ def start():
 
 
 @bp.route("/j/<code>")
+@limits.code_guesses
+@limits.joining
 def join(code):
     cafe = rules.find_session(code)
     if cafe is None:
@@ -56,6 +59,7 @@ def join(code):
 
 
 @bp.route("/j/<code>/qr.svg")
+@limits.code_guesses
 def qr(code):
     cafe = rules.find_session(code)
     if cafe is None:
@@ -70,38 +74,51 @@ def _answer(code, kind):
         return jsonify(ok=False, error="There is no session with that code."), 404
     if participant is None:
         return jsonify(ok=False, error="Open the join link again to take part."), 403
-    ack = services.answer(rules.Voter(participant.id, cafe.id), kind, request.get_json(silent=True))
+    who = rules.Voter(participant.id, cafe.id)
+    refusal = limits.answer(current_app._get_current_object(), kind, who)
+    if refusal:
+        return limits.refused(refusal)
+    ack = services.answer(who, kind, request.get_json(silent=True))
     return jsonify(ack), 200 if ack["ok"] else 400
 
 
 @bp.route("/j/<code>/vote", methods=["POST"])
+@limits.code_guesses
 def vote(code):
     """The socket's vote event, for a phone whose socket is down."""
     return _answer(code, "vote")
 
 
 @bp.route("/j/<code>/note", methods=["POST"])
+@limits.code_guesses
 def note(code):
     return _answer(code, "note")
 
 
 @bp.route("/j/<code>/dot", methods=["POST"])
+@limits.code_guesses
 def dot(code):
     return _answer(code, "dot")
 
 
 @bp.route("/j/<code>/undot", methods=["POST"])
+@limits.code_guesses
 def undot(code):
     cafe, participant = participant_or_none(code)
     if cafe is None:
         return jsonify(ok=False, error="There is no session with that code."), 404
     if participant is None:
         return jsonify(ok=False, error="Open the join link again to take part."), 403
-    ack = services.take_back_dot(rules.Voter(participant.id, cafe.id), request.get_json(silent=True))
+    who = rules.Voter(participant.id, cafe.id)
+    refusal = limits.answer(current_app._get_current_object(), "dot", who)
+    if refusal:
+        return limits.refused(refusal)
+    ack = services.take_back_dot(who, request.get_json(silent=True))
     return jsonify(ack), 200 if ack["ok"] else 400
 
 
 @bp.route("/j/<code>/table", methods=["POST"])
+@limits.code_guesses
 def table(code):
     """Move to another table ({table_id}; null or "none": no table), as the socket's table event does.
 
@@ -137,6 +154,7 @@ def table(code):
 
 
 @bp.route("/j/<code>/state.json")
+@limits.code_guesses
 def state(code):
     cafe, participant = participant_or_none(code)
     # JSON errors, as the vote and note endpoints give, not an HTML page a script cannot read.

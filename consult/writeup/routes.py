@@ -9,7 +9,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_login import login_required
 from sqlalchemy import select
 
-from .. import framework, rules, services
+from .. import framework, limits, rules, services
 from ..extensions import db
 from ..facilitator.routes import own_session
 from ..models import CafeSession
@@ -52,6 +52,7 @@ def filename(session, fmt):
 
 @bp.route("/sessions/<int:session_id>/write-up.<fmt>")
 @login_required
+@limits.exports
 def download(session_id, fmt):
     session = own_session(session_id)
     if fmt not in FORMATS:
@@ -89,6 +90,7 @@ def _file(session, fmt):
 
 @bp.route("/sessions/<int:session_id>/actions", methods=["GET", "POST"])
 @login_required
+@limits.uploads
 def actions(session_id):
     session = own_session(session_id)
     if request.method == "POST":
@@ -133,6 +135,7 @@ def actions(session_id):
 
 @bp.route("/sessions/<int:session_id>/actions.csv")
 @login_required
+@limits.exports
 def actions_csv(session_id):
     session = own_session(session_id)
     return Response(actions_csv_text(session), mimetype="text/csv",
@@ -171,6 +174,7 @@ def _private(response):
 
 
 @bp.route("/shared/<token>")
+@limits.exports
 def shared(token):
     session = _shared(token)
     html = render_template("writeup/report.html", w=writeup(session), shared=token, formats=FORMATS)
@@ -178,6 +182,7 @@ def shared(token):
 
 
 @bp.route("/shared/<token>/write-up.<fmt>")
+@limits.exports
 def shared_download(token, fmt):
     session = _shared(token)
     if fmt not in FORMATS:

@@ -1,0 +1,296 @@
+"""Rate limits: per phone for answers and sockets, per account and address for sign-in, wrong join
+codes, joining, uploads and downloads; a phone over a limit is told politely and the room is
+never shut out because it shares one address."""
+import io
+import time
+
+import limits.storage.memory
+import pytest
+
+from consult import create_app, limits as consult_limits
+from consult.extensions import db
+from consult.models import Participant
+
+from .conftest import PASSWORD, make_cafe, make_facilitator, option_ids, socket_client
+
+PHONE = "/phone"
+SLOW = "You are sending very fast: wait a moment and try again."
+
+LIMITS = {
+    "CONSULT_LIMIT_NOTES": "3 per minute",
+    "CONSULT_LIMIT_VOTES": "4 per minute",
+    "CONSULT_LIMIT_DOTS": "4 per minute",
+    "CONSULT_LIMIT_SOCKETS": 3,
+    "CONSULT_LIMIT_SIGNIN_ACCOUNT": "3 per 15 minutes",
+    "CONSULT_LIMIT_SIGNIN_IP": "5 per 15 minutes",
+    "CONSULT_LIMIT_WRONG_CODES_DEVICE": "3 per 10 minutes",
+    "CONSULT_LIMIT_WRONG_CODES_IP": "6 per hour",
+    "CONSULT_LIMIT_JOIN_DEVICE": "5 per minute",
+    "CONSULT_LIMIT_UPLOADS": "2 per hour",
+    "CONSULT_LIMIT_EXPORTS": "2 per minute",
+}
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    """The tests' app with small limits, so each is reached in a few requests."""
+    monkeypatch.setenv("CONSULT_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app({
+        "TESTING": True,
+        "CONSULT_ASYNC_MODE": "threading",
+        "CONSULT_DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}",
+        "SQLALCHEMY_DATABASE_URI": None,
+        "CONSULT_BROADCAST_INTERVAL": 0,
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": "consult.test",
+        **LIMITS,
+    })
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+class Clock:
+    """The in-memory limits storage's clock, moved forward by hand instead of sleeping."""
+
+    def __init__(self):
+        self.offset = 0.0
+
+    def time(self):
+        return time.time() + self.offset
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(limits.storage.memory, "time", clock)
+    return clock
+
+
+def browser(app, address):
+    """A browser at address (a venue's phones share the NAT's)."""
+    http = app.test_client()
+    http.environ_base["REMOTE_ADDR"] = address
+    return http
+
+
+def phone(app, code, http=None, address="10.0.0.1"):
+    """A phone at the venue (all of them behind one address): its HTTP client and its socket."""
+    http = http or browser(app, address)
+    assert http.get(f"/j/{code}").status_code == 200
+    sock = socket_client(app, PHONE, http, code=code)
+    assert sock.is_connected(PHONE)
+    return http, sock
+
+
+def note(sock, question_id, n):
+    return sock.emit("note", {"question_id": question_id, "client_id": f"note-{n:08d}", "text": f"Idea {n}"},
+                     namespace=PHONE, callback=True)
+
+
+def test_notes_per_phone_a_polite_refusal_then_fine_a_minute_later(app, facilitator, clock):
+    cafe = make_cafe(app, facilitator)
+    notes_q = cafe["questions"][1]
+    _, sock = phone(app, cafe["code"])
+    acks = [note(sock, notes_q, n) for n in range(4)]
+    assert [a["ok"] for a in acks] == [True, True, True, False]
+    assert acks[3]["error"] == SLOW
+    assert 0 < acks[3]["retry_after"] <= 60
+    assert sock.is_connected(PHONE)
+    with app.app_context():
+        assert db.session.query(Participant).count() == 1
+        from consult.models import Note
+        assert db.session.query(Note).count() == 3  # the refused one was not stored
+    clock.offset = 61
+    again = note(sock, notes_q, 3)
+    assert again["ok"] is True
+
+
+def test_a_phone_over_its_limit_does_not_slow_its_neighbours(app, facilitator):
+    """Another phone on the same address (the venue's NAT) answers on as before."""
+    cafe = make_cafe(app, facilitator)
+    notes_q = cafe["questions"][1]
+    _, busy = phone(app, cafe["code"])
+    _, calm = phone(app, cafe["code"])
+    assert [note(busy, notes_q, n)["ok"] for n in range(4)] == [True, True, True, False]
+    assert [note(calm, notes_q, 100 + n)["ok"] for n in range(3)] == [True, True, True]
+
+
+def test_votes_counted_over_socket_and_http_alike(app, facilitator):
+    cafe = make_cafe(app, facilitator)
+    choice = cafe["questions"][0]
+    red, green, _ = option_ids(app, choice)
+    http, sock = phone(app, cafe["code"])
+
+    def vote(n, option):
+        return {"question_id": choice, "client_id": f"vote-{n:08d}", "choices": [option]}
+
+    assert sock.emit("vote", vote(1, red), namespace=PHONE, callback=True)["ok"]
+    assert sock.emit("vote", vote(2, green), namespace=PHONE, callback=True)["ok"]
+    assert http.post(f"/j/{cafe['code']}/vote", json=vote(3, red)).status_code == 200
+    assert http.post(f"/j/{cafe['code']}/vote", json=vote(4, green)).status_code == 200
+    r = http.post(f"/j/{cafe['code']}/vote", json=vote(5, red))
+    assert r.status_code == 429
+    assert r.get_json() == {"ok": False, "error": SLOW, "retry_after": int(r.headers["Retry-After"])}
+    assert 0 < int(r.headers["Retry-After"]) <= 60
+    refused = sock.emit("vote", vote(6, red), namespace=PHONE, callback=True)
+    assert refused["ok"] is False and refused["error"] == SLOW
+    # What counts is the last vote that was stored.
+    state = sock.emit("state", namespace=PHONE, callback=True)["state"]
+    assert state["answers"][str(choice)]["choices"] == [green]
+
+
+def test_dots_limited_per_phone(app, facilitator):
+    from consult import services
+    from consult.models import CafeSession
+
+    cafe = make_cafe(app, facilitator)
+    notes_q = cafe["questions"][1]
+    _, author = phone(app, cafe["code"])
+    made = [note(author, notes_q, n)["id"] for n in range(3)]
+    with app.app_context():
+        services.set_dots(db.session.get(CafeSession, cafe["id"]), notes_q, "open", 10)
+    _, sock = phone(app, cafe["code"])
+    acks = [sock.emit("dot", {"question_id": notes_q, "note_id": made[n % 3], "client_id": f"dot-{n:08d}"},
+                      namespace=PHONE, callback=True) for n in range(5)]
+    assert [a["ok"] for a in acks] == [True] * 4 + [False]
+    assert acks[4]["error"] == SLOW
+
+
+def test_sockets_per_device_are_capped(app, facilitator):
+    cafe = make_cafe(app, facilitator)
+    http, first = phone(app, cafe["code"])
+    more = [socket_client(app, PHONE, http, code=cafe["code"]) for _ in range(3)]
+    assert [s.is_connected(PHONE) for s in more] == [True, True, False]
+    # Another phone behind the same address is not affected.
+    _, other = phone(app, cafe["code"])
+    assert other.is_connected(PHONE)
+    # Closing one frees its place.
+    first.disconnect(namespace=PHONE)
+    assert socket_client(app, PHONE, http, code=cafe["code"]).is_connected(PHONE)
+
+
+def test_sign_in_throttled_per_account(app, client, fast_passwords):
+    make_facilitator(app, "ann@example.org")
+    make_facilitator(app, "bob@example.org")
+    for _ in range(3):
+        assert client.post("/auth/login", data={"email": "ann@example.org", "password": "wrong"}).status_code == 401
+    r = client.post("/auth/login", data={"email": "ANN@example.org ", "password": PASSWORD})
+    assert r.status_code == 429
+    assert b"Too many wrong passwords" in r.data and b"minutes" in r.data
+    assert 0 < int(r.headers["Retry-After"]) <= 15 * 60
+    # Another account from the same address signs in.
+    assert client.post("/auth/login", data={"email": "bob@example.org", "password": PASSWORD}).status_code == 302
+
+
+def test_sign_in_throttled_per_address(app, fast_passwords):
+    make_facilitator(app, "ann@example.org")
+    here = browser(app, "192.0.2.7")
+    for n in range(5):
+        assert here.post("/auth/login", data={"email": f"user{n}@example.org", "password": "x"}).status_code == 401
+    assert here.post("/auth/login", data={"email": "ann@example.org", "password": PASSWORD}).status_code == 429
+    elsewhere = browser(app, "192.0.2.8")
+    assert elsewhere.post("/auth/login", data={"email": "ann@example.org", "password": PASSWORD}).status_code == 302
+
+
+def test_right_passwords_cost_nothing(app, fast_passwords):
+    make_facilitator(app, "ann@example.org")
+    for _ in range(8):
+        http = app.test_client()
+        assert http.post("/auth/login", data={"email": "ann@example.org", "password": PASSWORD}).status_code == 302
+
+
+def test_wrong_join_codes_cost_per_device_and_right_ones_do_not(app, facilitator):
+    cafe = make_cafe(app, facilitator)
+    guesser = browser(app, "10.0.0.1")
+    guesser.get("/")  # the start page gives it its device cookie
+    for code in ("AAAAAA", "BBBBBB", "CCCCCC"):
+        assert guesser.post("/", data={"code": code}).status_code == 404
+    # Over the limit, a right code gets the same answer as a wrong one: no way to tell them apart.
+    for attempt in (lambda: guesser.post("/", data={"code": cafe["code"]}),
+                    lambda: guesser.get(f"/j/{cafe['code']}"),
+                    lambda: guesser.get("/j/DDDDDD/state.json")):
+        r = attempt()
+        assert r.status_code == 429
+        assert b"Too many codes that match no session" in r.data
+        assert int(r.headers["Retry-After"]) > 0
+    assert guesser.get("/j/DDDDDD/state.json").get_json()["ok"] is False
+    # A neighbour on the same address joins with the right code, as often as a phone needs.
+    neighbour = browser(app, "10.0.0.1")
+    for _ in range(4):
+        assert neighbour.get(f"/j/{cafe['code']}").status_code == 200
+
+
+def test_wrong_join_codes_cost_per_address_across_devices(app, facilitator):
+    cafe = make_cafe(app, facilitator)
+    for n in range(6):
+        device = browser(app, "10.0.0.9")
+        device.get("/")
+        assert device.get(f"/j/ZZZZZ{n}").status_code == 404
+    fresh = browser(app, "10.0.0.9")
+    assert fresh.get(f"/j/{cafe['code']}").status_code == 429
+    assert browser(app, "10.0.0.10").get(f"/j/{cafe['code']}").status_code == 200
+
+
+def test_wrong_codes_over_the_socket_count_too(app, facilitator):
+    cafe = make_cafe(app, facilitator)
+    http = browser(app, "10.0.0.1")
+    assert http.get(f"/j/{cafe['code']}").status_code == 200
+    for code in ("AAAAAA", "BBBBBB", "CCCCCC"):
+        assert not socket_client(app, PHONE, http, code=code).is_connected(PHONE)
+    assert not socket_client(app, PHONE, http, code=cafe["code"]).is_connected(PHONE)
+    assert http.get(f"/j/{cafe['code']}").status_code == 429
+
+
+def test_opening_a_join_link_capped_per_device(app, facilitator):
+    cafe = make_cafe(app, facilitator)
+    http = browser(app, "10.0.0.1")
+    http.get("/")  # its device cookie
+    assert [http.get(f"/j/{cafe['code']}").status_code for _ in range(6)] == [200] * 5 + [429]
+    assert browser(app, "10.0.0.1").get(f"/j/{cafe['code']}").status_code == 200
+
+
+def test_uploads_limited_per_account(app, client, facilitator):
+    cafe = make_cafe(app, facilitator)
+
+    def upload():
+        data = {"what": "import", "file": (io.BytesIO(b"Action,Lead\nPaint the hall,Ann\n"), "actions.csv")}
+        return client.post(f"/sessions/{cafe['id']}/actions", data=data, content_type="multipart/form-data")
+
+    assert [upload().status_code for _ in range(3)] == [302, 302, 429]
+    # A form with no file in it is not an upload.
+    assert client.post(f"/sessions/{cafe['id']}/actions", data={"what": "priorities", "priorities": ""}).status_code == 302
+
+
+def test_downloads_limited(app, client, facilitator):
+    cafe = make_cafe(app, facilitator)
+    codes = [client.get(f"/sessions/{cafe['id']}/write-up.{fmt}").status_code for fmt in ("md", "csv", "json")]
+    assert codes == [200, 200, 429]
+
+
+def test_limits_off_for_a_load_test(tmp_path, monkeypatch, fast_passwords):
+    monkeypatch.setenv("CONSULT_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("CONSULT_LIMITS", "0")
+    app = create_app({"TESTING": True, "CONSULT_ASYNC_MODE": "threading", "CONSULT_BROADCAST_INTERVAL": 0,
+                      "CONSULT_DATABASE_URL": f"sqlite:///{tmp_path / 'off.db'}", "SQLALCHEMY_DATABASE_URI": None,
+                      "WTF_CSRF_ENABLED": False, "SERVER_NAME": "consult.test", **LIMITS})
+    with app.app_context():
+        db.create_all()
+    user = make_facilitator(app)
+    cafe = make_cafe(app, user)
+    http, sock = phone(app, cafe["code"])
+    assert all(note(sock, cafe["questions"][1], n)["ok"] for n in range(10))
+    assert all(socket_client(app, PHONE, http, code=cafe["code"]).is_connected(PHONE) for _ in range(5))
+    assert {http.post("/auth/login", data={"email": "fac@example.org", "password": "x"}).status_code
+            for _ in range(8)} == {401}
+
+
+def test_limit_settings_and_storage():
+    """Counts are shared through the message queue's Redis, or the storage named; memory otherwise."""
+    cfg = {"CONSULT_LIMITS_STORAGE": None, "CONSULT_MESSAGE_QUEUE": None}
+    assert consult_limits.storage_uri(cfg) == "memory://"
+    assert consult_limits.storage_uri({**cfg, "CONSULT_MESSAGE_QUEUE": "redis://10.1.1.1:6379/0"}) == "redis://10.1.1.1:6379/0"
+    assert consult_limits.storage_uri({**cfg, "CONSULT_MESSAGE_QUEUE": "kafka://x",
+                                       "CONSULT_LIMITS_STORAGE": "redis://r:6379/2"}) == "redis://r:6379/2"
