@@ -119,8 +119,9 @@ def _off():
 # -- the phones' answers and sockets --------------------------------------------------
 
 def phone_key(who):
-    """What a phone's answers are counted by: its participant (not its address)."""
-    return f"participant:{who.id}"
+    """What a phone's answers are counted by: its participant (not its address), by the token the
+    server gave it, which it has before its participant is made."""
+    return f"phone:{who.token}" if who.token else f"participant:{who.id}"
 
 
 def answer(app, kind, who):

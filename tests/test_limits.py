@@ -294,3 +294,80 @@ def test_limit_settings_and_storage():
     assert consult_limits.storage_uri({**cfg, "CONSULT_MESSAGE_QUEUE": "redis://10.1.1.1:6379/0"}) == "redis://10.1.1.1:6379/0"
     assert consult_limits.storage_uri({**cfg, "CONSULT_MESSAGE_QUEUE": "kafka://x",
                                        "CONSULT_LIMITS_STORAGE": "redis://r:6379/2"}) == "redis://r:6379/2"
+
+
+# -- no participant until a phone answers or picks a table ---------------------------------
+
+def participants(app):
+    with app.app_context():
+        return db.session.query(Participant).count()
+
+
+def test_opening_a_join_link_makes_no_participant(app, facilitator):
+    cafe = make_cafe(app, facilitator)
+    for n in range(300):
+        http = browser(app, f"10.1.{n // 250}.{n % 250}")
+        assert http.get(f"/j/{cafe['code']}").status_code == 200
+        assert http.get(f"/j/{cafe['code']}/state.json").get_json()["answers"] == {}
+    assert participants(app) == 0
+
+
+def test_a_phones_first_answer_makes_its_participant(app, client, facilitator):
+    from consult.models import Vote
+
+    cafe = make_cafe(app, facilitator)
+    notes_q, choice = cafe["questions"][1], cafe["questions"][0]
+    http, sock = phone(app, cafe["code"])
+    sock.get_received(PHONE)
+    assert participants(app) == 0
+    ack = note(sock, notes_q, 1)
+    assert ack["ok"] and participants(app) == 1
+    # The socket answers as that participant now: it hears of its own note when it is hidden.
+    r = client.post(f"/sessions/{cafe['id']}/moderate", data={"note_id": ack["id"], "action": "hide"})
+    assert r.status_code == 302
+    heard = [e["args"][0] for e in sock.get_received(PHONE) if e["name"] == "note"]
+    assert heard and heard[-1]["id"] == ack["id"] and heard[-1]["status"] == "hidden"
+    # Later answers, over the socket or HTTP, are the same participant's.
+    red = option_ids(app, choice)[0]
+    assert sock.emit("vote", {"question_id": choice, "client_id": "vote-00000001", "choices": [red]},
+                     namespace=PHONE, callback=True)["ok"]
+    assert http.post(f"/j/{cafe['code']}/note", json={"question_id": notes_q, "client_id": "note-http-0001",
+                                                      "text": "Over HTTP"}).get_json()["ok"]
+    assert participants(app) == 1
+    with app.app_context():
+        assert db.session.query(Vote).one().participant_id == db.session.query(Participant).one().id
+
+
+def test_a_first_answer_over_http_then_a_socket(app, facilitator):
+    cafe = make_cafe(app, facilitator)
+    notes_q = cafe["questions"][1]
+    http = browser(app, "10.0.0.1")
+    http.get(f"/j/{cafe['code']}")
+    r = http.post(f"/j/{cafe['code']}/note", json={"question_id": notes_q, "client_id": "note-http-0001", "text": "Hi"})
+    assert r.get_json()["ok"] and participants(app) == 1
+    sock = socket_client(app, PHONE, http, code=cafe["code"])
+    (state,) = [e["args"][0] for e in sock.get_received(PHONE) if e["name"] == "state"]
+    assert [n["text"] for n in state["notes"][str(notes_q)]] == ["Hi"]
+
+
+def test_a_refused_first_answer_still_leaves_the_phone_able_to_answer(app, facilitator):
+    cafe = make_cafe(app, facilitator)
+    _, sock = phone(app, cafe["code"])
+    bad = sock.emit("note", {"question_id": cafe["questions"][1], "client_id": "note-00000001", "text": "x" * 51},
+                    namespace=PHONE, callback=True)
+    assert bad["ok"] is False and "limit is 50" in bad["error"]
+    assert note(sock, cafe["questions"][1], 2)["ok"]
+    assert participants(app) == 1
+
+
+def test_first_answers_of_one_phone_in_one_batch_make_one_participant(app, facilitator):
+    from consult import rules
+
+    cafe = make_cafe(app, facilitator)
+    with app.app_context():
+        made = rules.enrol([rules.Voter(None, cafe["id"], "token-a"), rules.Voter(None, cafe["id"], "token-a"),
+                            rules.Voter(None, cafe["id"], "token-b")])
+        db.session.commit()
+        again = rules.enrol([rules.Voter(None, cafe["id"], "token-b")])
+    assert made[0].id == made[1].id != made[2].id == again[0].id
+    assert participants(app) == 2

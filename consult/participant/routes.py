@@ -7,7 +7,7 @@ from .. import limits, live, pictures, rules, services
 from ..forms import JoinForm
 from ..urls import join_url, qr_svg
 from . import bp
-from .tokens import no_table_chosen, participant_or_none, remember_no_table, remember_token, remembered_token
+from .tokens import new_token, no_table_chosen, phone, remember_no_table, remember_token, remembered_token
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -35,13 +35,16 @@ def join(code):
         # An unvalidated field's errors is a tuple: assign a list, do not append (that was a 500).
         form.code.errors = ["There is no session with that code. Check it on the big screen and try again."]
         return render_template("participant/start.html", form=form), 404
-    participant = services.join(cafe, remembered_token(cafe.join_code))
-    remember_token(cafe.join_code, participant.token)
+    # The phone's token, and no participant yet: that is made with its first answer or table.
+    token = remembered_token(cafe.join_code) or new_token()
+    remember_token(cafe.join_code, token)
+    participant = rules.participant_for(cafe, token)
     if "t" in request.args:
         # The QR code on a table: seat the phone there, then show the clean link (safe to share or bookmark).
         # A table of another session, or garbage, is ignored: the phone simply asks which table.
         try:
-            table_id = services.choose_table(participant, request.args["t"])
+            _, table_id = services.seat(cafe, rules.Voter(participant.id if participant else None, cafe.id, token),
+                                        request.args["t"])
         except rules.Invalid:
             pass
         else:
@@ -52,7 +55,7 @@ def join(code):
     return render_template(
         "participant/phone.html",
         cafe=cafe,
-        state=live.phone_state(participant),
+        state=live.phone_state(cafe, participant),
         no_table=no_table_chosen(cafe.join_code),
         note_limit=current_app.config["CONSULT_NOTE_MAX_LENGTH"],
     )
@@ -69,12 +72,11 @@ def qr(code):
 
 def _answer(code, kind):
     """A vote, note or dot (kind) sent over HTTP: the same ack as the socket's, as JSON."""
-    cafe, participant = participant_or_none(code)
+    cafe, _, who = phone(code)
     if cafe is None:
         return jsonify(ok=False, error="There is no session with that code."), 404
-    if participant is None:
+    if who is None:
         return jsonify(ok=False, error="Open the join link again to take part."), 403
-    who = rules.Voter(participant.id, cafe.id)
     refusal = limits.answer(current_app._get_current_object(), kind, who)
     if refusal:
         return limits.refused(refusal)
@@ -104,12 +106,11 @@ def dot(code):
 @bp.route("/j/<code>/undot", methods=["POST"])
 @limits.code_guesses
 def undot(code):
-    cafe, participant = participant_or_none(code)
+    cafe, _, who = phone(code)
     if cafe is None:
         return jsonify(ok=False, error="There is no session with that code."), 404
-    if participant is None:
+    if who is None:
         return jsonify(ok=False, error="Open the join link again to take part."), 403
-    who = rules.Voter(participant.id, cafe.id)
     refusal = limits.answer(current_app._get_current_object(), "dot", who)
     if refusal:
         return limits.refused(refusal)
@@ -126,12 +127,12 @@ def table(code):
     without script, answered with the phone page again.
     """
     wants_json = request.is_json
-    cafe, participant = participant_or_none(code)
+    cafe, _, who = phone(code)
     if cafe is None:
         if wants_json:
             return jsonify(ok=False, error="There is no session with that code."), 404
         abort(404, "There is no session with that code.")
-    if participant is None:
+    if who is None:
         if wants_json:
             return jsonify(ok=False, error="Open the join link again to take part."), 403
         return redirect(url_for(".join", code=cafe.join_code))
@@ -140,7 +141,7 @@ def table(code):
     if table_id in ("", "none"):
         table_id = None
     try:
-        table_id = services.choose_table(participant, table_id)
+        participant, table_id = services.seat(cafe, who, table_id)
     except rules.Invalid as error:
         if wants_json:
             return jsonify(ok=False, error=str(error)), 400
@@ -156,13 +157,13 @@ def table(code):
 @bp.route("/j/<code>/state.json")
 @limits.code_guesses
 def state(code):
-    cafe, participant = participant_or_none(code)
+    cafe, participant, who = phone(code)
     # JSON errors, as the vote and note endpoints give, not an HTML page a script cannot read.
     if cafe is None:
         return jsonify(ok=False, error="There is no session with that code."), 404
-    if participant is None:
+    if who is None:
         return jsonify(ok=False, error="Open the join link again to take part."), 403
-    return jsonify(live.phone_state(participant))
+    return jsonify(live.phone_state(cafe, participant))
 
 
 @bp.route(pictures.PATH + "<name>")
