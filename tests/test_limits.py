@@ -371,3 +371,76 @@ def test_first_answers_of_one_phone_in_one_batch_make_one_participant(app, facil
         again = rules.enrol([rules.Voter(None, cafe["id"], "token-b")])
     assert made[0].id == made[1].id != made[2].id == again[0].id
     assert participants(app) == 2
+
+
+# -- real servers: the refusal a client reads, and counts shared between processes ----------
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_two_processes_share_a_phones_counts_and_refuse_extra_sockets(tmp_path):
+    """Two `consult serve` processes on one Redis: a phone's notes on one and on the other count
+    together; a socket beyond the device's limit is refused with a message the page can show."""
+    import re
+    import uuid
+
+    import requests
+    import socketio
+
+    from .live_server import LiveServer
+    from .test_e2e import stop_cleanly
+
+    env = {"CONSULT_DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}", "CONSULT_MESSAGE_QUEUE": REDIS,
+           "CONSULT_CHANNEL": f"test-limits-{uuid.uuid4().hex[:10]}", "CONSULT_SECRET_KEY": uuid.uuid4().hex,
+           "CONSULT_LIMIT_NOTES": "3 per minute", "CONSULT_LIMIT_SOCKETS": "2"}
+    a, b = LiveServer(tmp_path / "a", env=env), LiveServer(tmp_path / "b", env=env)
+    code = a.demo()
+    servers, clients = [], []
+    try:
+        for server in (a, b):
+            servers.append(server.start())
+        http = requests.Session()
+        page = http.get(f"{a.url}/j/{code}", timeout=10).text
+        csrf = re.search(r'data-csrf="([^"]+)"', page).group(1)
+        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+
+        def connect():
+            sio, seen = socketio.Client(reconnection=False), {}
+            sio.on("state", lambda data: seen.setdefault("state", data), namespace=PHONE)
+            sio.on("connect_error", lambda data: seen.setdefault("error", data), namespace=PHONE)
+            clients.append(sio)
+            try:
+                sio.connect(a.url, namespaces=[PHONE], auth={"code": code}, headers={"Cookie": cookie},
+                            transports=["websocket"], wait_timeout=10)
+            except socketio.exceptions.ConnectionError:
+                pass
+            return sio, seen
+
+        sock, seen = connect()
+        deadline = time.monotonic() + 10
+        while "state" not in seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        question = seen["state"]["question"]["id"]
+
+        def payload(n):
+            return {"question_id": question, "client_id": f"note-{n:08d}", "text": f"Idea {n}"}
+
+        assert [sock.call("note", payload(n), namespace=PHONE, timeout=10)["ok"] for n in range(2)] == [True, True]
+        assert http.post(f"{b.url}/j/{code}/note", json=payload(2), headers={"X-CSRFToken": csrf}).json()["ok"]
+        r = http.post(f"{b.url}/j/{code}/note", json=payload(3), headers={"X-CSRFToken": csrf})
+        assert r.status_code == 429 and r.json()["error"] == SLOW and int(r.headers["Retry-After"]) > 0
+        ack = sock.call("note", payload(4), namespace=PHONE, timeout=10)
+        assert ack["ok"] is False and ack["error"] == SLOW
+
+        second, _ = connect()
+        assert second.connected
+        third, seen = connect()
+        assert not third.connected
+        assert seen["error"]["message"] == consult_limits.TOO_MANY_SOCKETS
+    finally:
+        for sio in clients:
+            sio.disconnect()
+        for server in servers:
+            stop_cleanly(server)
+
+
+REDIS = "redis://127.0.0.1:6379/0"

@@ -41,15 +41,6 @@ def remember_no_table(code, chosen):
     session["nt"] = (codes + [code])[-8:] if chosen else codes
 
 
-def participant_or_none(code):
-    """(session, its participant for this phone): (None, None) for no session, (session, None)
-    for a phone without a participant (it has not answered, or holds no token: see phone())."""
-    cafe = rules.find_session(code)
-    if cafe is None:
-        return None, None
-    return cafe, rules.participant_for(cafe, remembered_token(cafe.join_code))
-
-
 def phone(code):
     """(session, participant or None, voter or None) for this phone: no voter if it holds no
     token for the session (it must open the join link); a voter without an id if its participant
