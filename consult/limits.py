@@ -59,11 +59,10 @@ class Counts:
     """One app's counts: its limits storage and strategy, and the sockets open per device."""
 
     def __init__(self, app):
-        cfg = app.config
-        self.on = cfg["CONSULT_LIMITS"]
+        cfg = self.config = app.config
         uri = storage_uri(cfg)
         options = {}
-        if uri.startswith(("redis://", "rediss://", "unix://")):
+        if uri.startswith("redis"):  # redis://, rediss://, redis+unix://, redis+sentinel://...
             # Beside the message queue, and apart from any other consult on the same Redis.
             options["key_prefix"] = f"consult-limits:{cfg['CONSULT_CHANNEL']}"
         self.storage = Memory() if uri == "memory://" else storage_from_string(uri, **options)
@@ -75,6 +74,10 @@ class Counts:
         self.lock = threading.Lock()
         self.warned = -WARN_EVERY
         self.logger = app.logger  # answer() runs outside any app context
+
+    @property
+    def on(self):
+        return self.config["CONSULT_LIMITS"]
 
     def hit(self, items, *keys):
         """Count one more; None if it is allowed, else the seconds until it would be."""

@@ -287,6 +287,22 @@ def test_limits_off_for_a_load_test(tmp_path, monkeypatch, fast_passwords):
             for _ in range(8)} == {401}
 
 
+def test_a_storage_out_of_reach_stops_nothing(tmp_path, monkeypatch, caplog):
+    """Limits protect the event: with their Redis gone, phones and pages carry on (and it is logged)."""
+    monkeypatch.setenv("CONSULT_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app({"TESTING": True, "CONSULT_ASYNC_MODE": "threading", "CONSULT_BROADCAST_INTERVAL": 0,
+                      "CONSULT_DATABASE_URL": f"sqlite:///{tmp_path / 'gone.db'}", "SQLALCHEMY_DATABASE_URI": None,
+                      "WTF_CSRF_ENABLED": False, "SERVER_NAME": "consult.test", **LIMITS,
+                      "CONSULT_LIMITS_STORAGE": "redis://127.0.0.1:1/0"})
+    with app.app_context():
+        db.create_all()
+    cafe = make_cafe(app, make_facilitator(app))
+    http, sock = phone(app, cafe["code"])
+    assert all(note(sock, cafe["questions"][1], n)["ok"] for n in range(5))
+    assert http.get(f"/j/{cafe['code']}").status_code == 200
+    assert "rate-limit storage failed" in caplog.text
+
+
 def test_limit_settings_and_storage():
     """Counts are shared through the message queue's Redis, or the storage named; memory otherwise."""
     cfg = {"CONSULT_LIMITS_STORAGE": None, "CONSULT_MESSAGE_QUEUE": None}
