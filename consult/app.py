@@ -6,7 +6,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import ConnectionRefusedError, SocketIO
 from sqlalchemy import select
 
-from . import config, device, rules
+from . import config, device, limits, rules
 from .extensions import csrf, db, headers, login, migrate
 
 MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
@@ -71,6 +71,7 @@ def create_app(overrides=None):
     login.init_app(app)
     login.login_view = "auth.login"
     login.login_message = "Sign in to run your café sessions."
+    limits.init_app(app)
     # Each app its own SocketIO: Flask-SocketIO keeps the server on this object, so one shared by
     # two apps in a process would carry the first app's news through the second's sockets.
     socketio = SocketIO(

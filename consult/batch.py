@@ -24,28 +24,40 @@ RECORDS = {"vote": rules.record_votes, "note": rules.record_notes, "dot": dots.r
 
 
 class Item:
-    """One answer in the queue; after its batch, result is (id, changed) or error is set."""
+    """One answer in the queue; after its batch, result is (id, changed) or error is set.
 
-    __slots__ = ("kind", "who", "payload", "reply", "result", "error")
+    asked is who sent it, as queued; who, the same with its participant id once the batch made
+    the participant of a phone's first answer (rules.enrol).
+    """
+
+    __slots__ = ("kind", "asked", "who", "payload", "reply", "result", "error")
 
     def __init__(self, kind, who, payload, reply):
-        self.kind, self.who, self.payload, self.reply = kind, who, payload, reply
+        self.kind, self.asked, self.who, self.payload, self.reply = kind, who, who, payload, reply
         self.result = self.error = None
 
 
 def commit_one(record, who, payload):
     """One answer, committed on its own: (id, changed), or raises Invalid."""
+    return _commit_alone(record, who, payload)[0]
+
+
+def _commit_alone(record, who, payload):
+    """One answer, committed on its own: ((id, changed), who with its participant id), or raises Invalid."""
     try:
-        (result,) = record([(who, payload)])
+        (voter,) = rules.enrol([who])
+        (result,) = record([(voter, payload)])
         db.session.commit()
     except IntegrityError:
-        # The same submission raced itself (a retry beside the original): one of them won.
+        # The same submission raced itself (a retry beside the original), or a phone's first
+        # answers made its participant twice at once: one of them won.
         db.session.rollback()
-        (result,) = record([(who, payload)])
+        (voter,) = rules.enrol([who])
+        (result,) = record([(voter, payload)])
         db.session.commit()
     if isinstance(result, rules.Invalid):
         raise result
-    return result
+    return result, voter
 
 
 class Writer:
@@ -116,6 +128,8 @@ class Writer:
 
     def _commit(self, batch):
         try:
+            for item, who in zip(batch, rules.enrol([item.asked for item in batch])):
+                item.who = who
             for kind, record in RECORDS.items():
                 mine = [item for item in batch if item.kind == kind]
                 if mine:
@@ -132,8 +146,9 @@ class Writer:
             db.session.rollback()
             for item in batch:
                 item.result = item.error = None
+                item.who = item.asked  # a participant made by the failed transaction is not stored
                 try:
-                    item.result = commit_one(RECORDS[item.kind], item.who, item.payload)
+                    item.result, item.who = _commit_alone(RECORDS[item.kind], item.asked, item.payload)
                 except rules.Invalid as error:
                     item.error = error
                 except Exception as error:

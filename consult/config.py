@@ -7,6 +7,10 @@ ASYNC_MODE = "eventlet"
 # The largest request: a question form with its picture and one for each of 12 options, 2 MB each.
 MAX_REQUEST = 30 * 1024 * 1024
 
+def _flag(value):
+    return value.lower() in ("1", "true", "yes", "on")
+
+
 # name -> (default, parser). Each is read from the environment as CONSULT_<NAME>.
 SETTINGS = {
     "SECRET_KEY": (None, str),
@@ -15,7 +19,7 @@ SETTINGS = {
     "PORT": (5000, int),
     "ASYNC_MODE": (ASYNC_MODE, str),
     "MAX_CONNECTIONS": (10000, int),
-    "OPEN_SIGNUP": (False, lambda v: v.lower() in ("1", "true", "yes", "on")),
+    "OPEN_SIGNUP": (False, _flag),
     "PUBLIC_URL": (None, str),
     "MESSAGE_QUEUE": (None, str),
     "CHANNEL": ("consult", str),
@@ -31,6 +35,22 @@ SETTINGS = {
     # Who may show the projector page in a frame (CSP frame-ancestors sources, e.g. "'self'
     # https://signage.example.org"); no page may be framed without it.
     "FRAME_ANCESTORS": (None, str),
+    # Rate limits (consult/limits.py; README, "Limits"). "N per minute", "N per 15 minutes";
+    # several with ";". LIMITS=0 turns every one off (a load test).
+    "LIMITS": (True, _flag),
+    "LIMITS_STORAGE": (None, str),  # a limits storage URI; default: memory, or the message queue's Redis
+    "LIMIT_VOTES": ("60 per minute", str),  # per phone
+    "LIMIT_NOTES": ("30 per minute", str),
+    "LIMIT_DOTS": ("60 per minute", str),
+    "LIMIT_SOCKETS": (10, int),  # live connections open at once per device
+    "LIMIT_SIGNIN_ACCOUNT": ("10 per 15 minutes", str),  # wrong passwords
+    "LIMIT_SIGNIN_IP": ("50 per 15 minutes", str),
+    "LIMIT_WRONG_CODES_DEVICE": ("20 per 10 minutes", str),  # join codes that match no session
+    "LIMIT_WRONG_CODES_IP": ("200 per hour", str),
+    "LIMIT_JOIN_DEVICE": ("60 per minute", str),  # opening a join link
+    "LIMIT_JOIN_IP": ("1000 per minute", str),
+    "LIMIT_UPLOADS": ("100 per hour", str),  # forms with pictures or a file, per account
+    "LIMIT_EXPORTS": ("30 per minute", str),  # write-up downloads, per account (share links: per device)
 }
 
 
@@ -62,6 +82,11 @@ def load(app, overrides=None):
             cfg["CONSULT_" + name] = parse(raw)
     if overrides:
         cfg.update(overrides)
+    # Flask-Limiter's own settings: each app's counts live in consult/limits.py's storage, and
+    # CONSULT_LIMITS (checked per request) turns them off, so the shared extension stays on. Its
+    # headers would put a Retry-After on every page of a limited route: a 429 gets its own.
+    cfg.update(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://", RATELIMIT_STRATEGY="moving-window",
+               RATELIMIT_HEADERS_ENABLED=False, RATELIMIT_SWALLOW_ERRORS=True)
 
     https = bool(cfg["CONSULT_HTTPS"])
     cfg.update(SESSION_COOKIE_SECURE=https, REMEMBER_COOKIE_SECURE=https, REMEMBER_COOKIE_SAMESITE="Lax",

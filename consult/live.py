@@ -38,6 +38,7 @@ class Live:
         self.socketio = socketio
         self.presence = shared.make(app.config["CONSULT_MESSAGE_QUEUE"], app.config["CONSULT_CHANNEL"])
         self.phones = {}  # sid -> rules.Voter: who answers on this socket
+        self.waiting = {}  # participant token -> sids of phones whose participant is not made yet (enrolled)
         self.screens = {}  # sid -> (session id, "control" or "projector")
         self.hosts = {}  # sid -> (token, table id): the table this socket hosts, with the token it proved
         self.accounts = {}  # sid -> (facilitator id, session token): whose screen this socket is, as signed in
@@ -156,18 +157,21 @@ def cell(note):
     return {"row_id": note.row_id, "horizon_id": note.horizon_id}
 
 
-def phone_state(participant):
-    """Everything a phone needs after (re)connecting: the current question and its own answers."""
-    session = participant.session
+def phone_state(session, participant=None):
+    """Everything a phone needs after (re)connecting: the current question and its own answers.
+
+    participant None: a phone that has not answered yet (it has no participant row).
+    """
+    pid = participant.id if participant is not None else None
     answers = {}
-    for vote in db.session.scalars(select(Vote).filter_by(participant_id=participant.id)):
+    for vote in db.session.scalars(select(Vote).filter_by(participant_id=pid)) if pid else ():
         answers[vote.question_id] = {
             "choices": sorted(c.option_id for c in vote.choices),
             "value": vote.value,
             "client_id": vote.client_id,
         }
     notes = {}
-    for note in db.session.scalars(select(Note).filter_by(participant_id=participant.id).order_by(Note.id)):
+    for note in db.session.scalars(select(Note).filter_by(participant_id=pid).order_by(Note.id)) if pid else ():
         notes.setdefault(note.question_id, []).append(
             {"id": note.id, "text": note.text, "client_id": note.client_id, "status": note.status, **cell(note)}
         )
@@ -175,22 +179,36 @@ def phone_state(participant):
         "session": {"title": session.title, "code": session.join_code, "round": session.current_round},
         "question": question_data(session.current_question),
         "tables": tables_data(session),
-        "table_id": participant.table_id,
+        "table_id": participant.table_id if pid else None,
         "answers": answers,
         "notes": notes,
         # Dot-voting: the notes to put dots on (while it is open on the current question), and this phone's dots.
-        "dots": dot_list(session.current_question, participant.id),
-        "my_dots": dots.all_mine(participant.id),
+        "dots": dot_list(session.current_question, pid or 0),  # 0, no participant yet: every dot left
+        "my_dots": dots.all_mine(pid) if pid else {},
     }
+
+
+def enrolled(voter):
+    """A phone's participant was just made (its first answer, or a table picked): its sockets on
+    this process answer as that participant now, and hear of its own notes."""
+    live = hub()
+    for sid in live.waiting.pop(voter.token, ()):
+        if sid in live.phones:
+            live.phones[sid] = voter
+            live.socketio.server.enter_room(sid, participant_room(voter.id), namespace=PHONE_NS)
 
 
 def _screen_common(session):
     """What both screens show, and the current results: worked out once per push, not per view."""
     current = session.current_question
+    # A phone has a participant once it answers or picks a table; one connected that has not
+    # yet joined all the same, so the count rises as the room arrives.
+    took_part = db.session.scalar(select(func.count(Participant.id)).filter_by(session_id=session.id))
+    connected = hub().presence.connected(session.id)
     state = {
         "session_id": session.id,
-        "joined": db.session.scalar(select(func.count(Participant.id)).filter_by(session_id=session.id)),
-        "connected": hub().presence.connected(session.id),
+        "joined": max(took_part, connected),
+        "connected": connected,
         "current": question_data(current),
         "revealed": bool(current and current.revealed),
         "round": session.current_round,

@@ -45,10 +45,15 @@ class Voter(NamedTuple):
 
     Their table is not here: it is read when an answer is recorded, so a move made through
     another server process (or by the facilitator removing a table) counts at once.
+
+    A phone has no participant row until it answers or picks a table (opening the join link
+    makes none): until then id is None, and token, which the server gave the phone in its
+    signed cookie, says which participant its first answer makes (enrol).
     """
 
-    id: int
+    id: int | None
     session_id: int
+    token: str | None = None
 
 
 class Invalid(Exception):
@@ -156,12 +161,35 @@ def participant_for(session, token):
 
 
 def join(session, token=None):
-    """The participant behind token in session, or a new anonymous one (added, not committed)."""
+    """The participant behind token in session, made now if it is not stored yet, with that token
+    (none: a new one); added, not committed."""
     participant = participant_for(session, token)
     if participant is None:
-        participant = Participant(session=session)
+        participant = Participant(session=session, **({"token": token} if token else {}))
         db.session.add(participant)
     return participant
+
+
+def enrol(voters):
+    """voters, each with its participant id: those without one (a phone's first answer) get their
+    participant made now, in the open transaction. A few statements for a whole batch."""
+    new = {(v.session_id, v.token) for v in voters if v.id is None}
+    if not new:
+        return voters
+    tokens = {token for _, token in new}
+
+    def stored():
+        rows = db.session.execute(
+            select(Participant.session_id, Participant.token, Participant.id).where(Participant.token.in_(tokens)))
+        return {(session_id, token): i for session_id, token, i in rows}
+
+    ids = stored()
+    missing = new - ids.keys()
+    if missing:
+        now = utcnow()
+        db.session.execute(insert(Participant), [{"session_id": s, "token": t, "created_at": now} for s, t in missing])
+        ids = stored()
+    return [v if v.id is not None else v._replace(id=ids[(v.session_id, v.token)]) for v in voters]
 
 
 # -- answering -------------------------------------------------------------

@@ -8,10 +8,11 @@ which never commit and never notify; what each audience hears is in live.py.
 from contextlib import contextmanager
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from . import cafe, dots, framework, live, pictures, rules, starters, transfer
 from .extensions import db
-from .models import CafeSession, Facilitator, Note
+from .models import CafeSession, Facilitator, Note, Participant
 
 
 @contextmanager
@@ -35,10 +36,37 @@ def change():
 # -- participants ------------------------------------------------------------------
 
 def join(session, token=None):
-    """The participant behind token in session, or a new one, stored."""
+    """The participant behind token in session, made and stored now if it is not yet."""
     with change():
         participant = rules.join(session, token)
     return participant
+
+
+def seat(session, who, table_id):
+    """Seat a phone at a table (None: at none): (its participant, the table id).
+
+    A phone that has not answered yet gets its participant now (a table picked is taking part);
+    a table that is not the session's makes none.
+    """
+    for retry in (False, True):
+        try:
+            with change() as then:
+                if who.id is None:
+                    participant = rules.join(session, who.token)
+                else:
+                    participant = db.session.get(Participant, who.id)
+                    if participant is None:
+                        raise rules.Invalid("Open the join link again to take part.")
+                table_id = cafe.choose_table(participant, table_id)
+                then(live.touch, session.id)
+            break
+        except IntegrityError:
+            if retry:
+                raise
+            # The phone's first answer made its participant meanwhile: seat that one.
+    if who.id is None:
+        live.enrolled(rules.Voter(participant.id, session.id, who.token))
+    return participant, table_id
 
 
 def answer(who, kind, payload):
@@ -55,6 +83,9 @@ def answer(who, kind, payload):
 def answered(items):
     """After the writer's commit: each answer's ack (what the phone is told), in order, and news
     of them for the screens (within one broadcast interval) and for table hosts (a new note)."""
+    for item in items:
+        if item.asked.id is None and item.who.id is not None:
+            live.enrolled(item.who)  # a phone's first answer made its participant
     notes = [item.result[0] for item in items if item.kind == "note" and item.result]
     about = {}
     if notes:

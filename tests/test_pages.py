@@ -677,17 +677,32 @@ def test_join_keeps_one_participant_per_phone(app, cafe):
     assert "Pick one" in text(r)
     phone.get(f"/j/{cafe['code']}")
     phone.get(f"/j/{cafe['code'].lower()}", follow_redirects=True)
+    # Opening the link makes no participant: the phone's first answer does, once.
+    assert count(app, Participant, session_id=cafe["id"]) == 0
+    for n in range(2):
+        assert answer(phone, cafe, n).status_code == 200
     assert count(app, Participant, session_id=cafe["id"]) == 1
-    app.test_client().get(f"/j/{cafe['code']}")
+    other = app.test_client()
+    other.get(f"/j/{cafe['code']}")
+    assert count(app, Participant, session_id=cafe["id"]) == 1
+    assert answer(other, cafe, 9).status_code == 200
     assert count(app, Participant, session_id=cafe["id"]) == 2
+
+
+def answer(phone, cafe, n):
+    """A note sent over HTTP, as a phone whose socket is down does."""
+    return phone.post(f"/j/{cafe['code']}/note",
+                      json={"question_id": cafe["questions"][1], "client_id": f"note-{n:08d}", "text": f"Note {n}"})
 
 
 def test_one_phone_in_two_sessions(app, cafe, facilitator):
     other = make_cafe(app, facilitator, title="Other")
     phone = app.test_client()
-    for _ in range(2):
+    for n in range(2):
         phone.get(f"/j/{cafe['code']}")
         phone.get(f"/j/{other['code']}")
+        assert answer(phone, cafe, n).status_code == 200
+        assert answer(phone, other, 10 + n).status_code == 200
     assert count(app, Participant, session_id=cafe["id"]) == 1
     assert count(app, Participant, session_id=other["id"]) == 1
 

@@ -84,7 +84,7 @@ def test_table_of_another_session_is_ignored_and_the_phone_asks(app, cafe, table
     http = app.test_client()
     r = http.get(f"/j/{cafe['code']}?t={other['tables'][0]}")
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/j/{cafe['code']}")
-    assert seats(app) == [None]
+    assert seats(app) == []  # no table taken: no participant made
     html = page(http, cafe["code"])
     assert "hidden" not in opening_tag(html, "picker")
     assert "Elsewhere" not in html
@@ -95,7 +95,7 @@ def test_garbage_table_ids_are_ignored(app, cafe, tables, t):
     http = app.test_client()
     r = http.get(f"/j/{cafe['code']}", query_string={"t": t})
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/j/{cafe['code']}")
-    assert seats(app) == [None]
+    assert seats(app) == []  # no table taken: no participant made
     # A phone already seated keeps its table.
     http.get(f"/j/{cafe['code']}?t={tables[2]}")
     http.get(f"/j/{cafe['code']}", query_string={"t": t})
@@ -106,7 +106,7 @@ def test_table_link_of_a_session_without_tables_just_joins(app, cafe):
     http = app.test_client()
     r = http.get(f"/j/{cafe['code']}?t=1")
     assert r.status_code == 302
-    assert seats(app) == [None]
+    assert seats(app) == []  # no table taken: no participant made
     assert page(http, cafe["code"])
 
 
@@ -191,7 +191,7 @@ def test_bad_table_events_are_refused_and_the_socket_lives(app, cafe, tables, da
 def test_table_of_another_session_is_refused(app, cafe, tables, other):
     _, phone = join_phone(app, cafe["code"])
     assert table(phone, {"table_id": other["tables"][0]}) == {"ok": False, "error": NOT_FOUND}
-    assert seats(app) == [None]
+    assert seats(app) == []  # no table taken: no participant made
 
 
 def test_answers_after_moving_record_the_new_table(app, cafe, tables):
@@ -322,7 +322,7 @@ def test_table_route_enforces_csrf(app, cafe, tables):
     assert r.status_code == 400 and r.json == {"ok": False, "error": "This page is out of date: reload it and send again."}
     assert http.post(url, data={"table_id": str(tables[0])}).status_code == 400
     assert http.post(url, json={"table_id": tables[0]}, headers={"X-CSRFToken": "forged"}).status_code == 400
-    assert seats(app) == [None]
+    assert seats(app) == []  # no table taken: no participant made
     token = re.search(r'data-csrf="([^"]+)"', html).group(1)
     r = http.post(url, json={"table_id": tables[0]}, headers={"X-CSRFToken": token})
     assert r.json == {"ok": True, "table_id": tables[0]}

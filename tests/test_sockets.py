@@ -526,13 +526,19 @@ def test_phones_get_no_per_vote_messages(app, client, cafe, ids):
     assert received(watcher) == []  # nor when another phone joins
 
 
-def test_connected_count_follows_phones(app, client, cafe):
+def test_connected_count_follows_phones(app, client, cafe, ids):
     control = screen(app, client, cafe["id"])
     _, a = join_phone(app, cafe["code"])
     _, b = join_phone(app, cafe["code"])
-    assert last_state(control)["connected"] == 2
-    a.disconnect(PHONE)
+    _, c = join_phone(app, cafe["code"])
     state = last_state(control)
+    assert state["connected"] == 3 and state["joined"] == 3  # connected, not answered yet: joined all the same
+    for phone in (a, b):
+        assert vote(phone, {"question_id": ids["choice"], "client_id": cid(), "choices": ids["choice_opts"][:1]})["ok"]
+    a.disconnect(PHONE)
+    c.disconnect(PHONE)
+    state = last_state(control)
+    # a answered, then left: it joined; c left before it answered: it never took part.
     assert state["connected"] == 1 and state["joined"] == 2
 
 

@@ -4,7 +4,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, select
 
-from .. import services
+from .. import limits, services
 from ..extensions import db
 from ..forms import LoginForm, PasswordForm, RegisterForm
 from ..models import Facilitator
@@ -25,6 +25,7 @@ def _safe_next():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limits.sign_in
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("facilitator.index"))

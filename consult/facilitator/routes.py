@@ -3,7 +3,7 @@ from flask import Response, abort, flash, jsonify, redirect, render_template, re
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import cafe, live, pictures, rules, services, starters
+from .. import cafe, limits, live, pictures, rules, services, starters
 from ..extensions import db
 from ..forms import ModerationForm, NewSessionForm, QuestionForm, SessionForm, TablesForm
 from ..models import KINDS, CafeSession
@@ -121,6 +121,7 @@ def delete(session_id):
 @bp.route("/<int:session_id>/questions/new", methods=["GET", "POST"])
 @bp.route("/<int:session_id>/questions/<int:question_id>/edit", methods=["GET", "POST"])
 @login_required
+@limits.uploads
 def question(session_id, question_id=None):
     session = own_session(session_id)
     question = own_question(session, question_id) if question_id else None

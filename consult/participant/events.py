@@ -1,12 +1,12 @@
 """Socket events of the phone page (namespace /phone)."""
-from flask import request
+from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, join_room
 
-from .. import live, rules, services
+from .. import device, limits, live, rules, services
 from ..extensions import db
-from ..models import Participant
+from ..models import CafeSession, Participant
 from ..sockets import Events
-from .tokens import participant_or_none
+from .tokens import phone
 
 sockets = Events(live.PHONE_NS)
 REJOIN = {"ok": False, "error": "Open the join link again to take part."}
@@ -15,26 +15,50 @@ REJOIN = {"ok": False, "error": "Open the join link again to take part."}
 @sockets.on("connect")
 def connect(auth):
     code = auth.get("code") if isinstance(auth, dict) else None
-    cafe, participant = participant_or_none(code)
+    if not limits.may_guess():
+        raise ConnectionRefusedError(limits.WRONG_CODES + ".")
+    cafe, participant, who = phone(code)
     if cafe is None:
+        limits.missed()
         raise ConnectionRefusedError("There is no session with that code.")
-    if participant is None:
+    if who is None:
         raise ConnectionRefusedError("Open the join link again to take part.")
+    # One phone, a few tabs: not thousands of sockets on one cookie.
+    if not limits.open_socket(request.sid, device.current() or who.token):
+        raise ConnectionRefusedError(limits.TOO_MANY_SOCKETS)
+    try:
+        _connect(cafe, participant, who)
+    except BaseException:
+        limits.close_socket(request.sid)
+        raise
+
+
+def _connect(cafe, participant, who):
     hub = live.hub()
     join_room(live.phones_room(cafe.id))
-    join_room(live.participant_room(participant.id))  # news of this phone's own notes (approved, hidden)
+    if who.id is not None:
+        join_room(live.participant_room(who.id))  # news of this phone's own notes (approved, hidden)
+    else:
+        # No participant until its first answer or table: then live.enrolled puts it in that room.
+        hub.waiting.setdefault(who.token, set()).add(request.sid)
     # No connection-state recovery in Socket.IO: every (re)connect gets the whole picture.
-    hub.emit("state", live.phone_state(participant), request.sid, live.PHONE_NS)
-    hub.phones[request.sid] = rules.Voter(participant.id, cafe.id)
+    hub.emit("state", live.phone_state(cafe, participant), request.sid, live.PHONE_NS)
+    hub.phones[request.sid] = who
     hub.presence.joined(cafe.id, request.sid)
     live.touch(cafe.id)
 
 
 @sockets.on("disconnect")
 def disconnect(*_):
+    limits.close_socket(request.sid)
     hub = live.hub()
     who = hub.phones.pop(request.sid, None)
     if who:
+        waiting = hub.waiting.get(who.token)
+        if waiting is not None:
+            waiting.discard(request.sid)
+            if not waiting:
+                del hub.waiting[who.token]
         hub.presence.left(request.sid)
         live.touch(who.session_id)
 
@@ -44,8 +68,11 @@ def _who():
 
 
 def _participant():
+    """(session, participant or None) of this socket's phone; (None, None) if it has none."""
     who = _who()
-    return db.session.get(Participant, who.id) if who else None
+    if who is None:
+        return None, None
+    return db.session.get(CafeSession, who.session_id), db.session.get(Participant, who.id) if who.id else None
 
 
 def _queue(app, kind, sid, args, reply):
@@ -57,7 +84,11 @@ def _queue(app, kind, sid, args, reply):
     elif len(args) != 1:
         reply({"ok": False, "error": rules.MALFORMED})
     else:
-        hub.writer.submit(kind, who, args[0], reply)
+        refusal = limits.answer(app, kind, who)
+        if refusal:
+            reply(refusal)
+        else:
+            hub.writer.submit(kind, who, args[0], reply)
 
 
 @sockets.queued("vote")
@@ -85,19 +116,22 @@ def dot(app, sid, args, reply):
 def undot(data=None):
     """{question_id, dot_id} takes that dot back (again: nothing changes); {question_id, note_id} the latest on it."""
     who = _who()
-    return REJOIN if who is None else services.take_back_dot(who, data)
+    if who is None:
+        return REJOIN
+    return limits.answer(current_app._get_current_object(), "dot", who) or services.take_back_dot(who, data)
 
 
 @sockets.on("table")
 def table(data=None):
     """{table_id}: move to another table (null: none); later answers record it."""
-    participant = _participant()
-    if participant is None:
+    who = _who()
+    cafe = db.session.get(CafeSession, who.session_id) if who else None
+    if cafe is None:
         return REJOIN
     # A missing table_id is malformed, not "no table": only an explicit null leaves the table.
     table_id = data.get("table_id", "?") if isinstance(data, dict) else "?"
     try:
-        table_id = services.choose_table(participant, table_id)
+        _, table_id = services.seat(cafe, who, table_id)
     except rules.Invalid as error:
         return {"ok": False, "error": str(error)}
     return {"ok": True, "table_id": table_id}
@@ -105,10 +139,10 @@ def table(data=None):
 
 @sockets.on("state")
 def state(*_):
-    participant = _participant()
-    if participant is None:
+    cafe, participant = _participant()
+    if cafe is None:
         return REJOIN
-    return {"ok": True, "state": live.phone_state(participant)}
+    return {"ok": True, "state": live.phone_state(cafe, participant)}
 
 
 @sockets.on("*")

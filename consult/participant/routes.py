@@ -3,14 +3,15 @@ phone's socket events for a phone whose socket is down."""
 from flask import (Response, abort, current_app, flash, jsonify, redirect, render_template, request,
                    send_from_directory, url_for)
 
-from .. import live, pictures, rules, services
+from .. import limits, live, pictures, rules, services
 from ..forms import JoinForm
 from ..urls import join_url, qr_svg
 from . import bp
-from .tokens import no_table_chosen, participant_or_none, remember_no_table, remember_token, remembered_token
+from .tokens import new_token, no_table_chosen, phone, remember_no_table, remember_token, remembered_token
 
 
 @bp.route("/", methods=["GET", "POST"])
+@limits.code_guesses
 def start():
     form = JoinForm()
     if form.validate_on_submit():
@@ -25,6 +26,8 @@ def start():
 
 
 @bp.route("/j/<code>")
+@limits.code_guesses
+@limits.joining
 def join(code):
     cafe = rules.find_session(code)
     if cafe is None:
@@ -32,13 +35,16 @@ def join(code):
         # An unvalidated field's errors is a tuple: assign a list, do not append (that was a 500).
         form.code.errors = ["There is no session with that code. Check it on the big screen and try again."]
         return render_template("participant/start.html", form=form), 404
-    participant = services.join(cafe, remembered_token(cafe.join_code))
-    remember_token(cafe.join_code, participant.token)
+    # The phone's token, and no participant yet: that is made with its first answer or table.
+    token = remembered_token(cafe.join_code) or new_token()
+    remember_token(cafe.join_code, token)
+    participant = rules.participant_for(cafe, token)
     if "t" in request.args:
         # The QR code on a table: seat the phone there, then show the clean link (safe to share or bookmark).
         # A table of another session, or garbage, is ignored: the phone simply asks which table.
         try:
-            table_id = services.choose_table(participant, request.args["t"])
+            _, table_id = services.seat(cafe, rules.Voter(participant.id if participant else None, cafe.id, token),
+                                        request.args["t"])
         except rules.Invalid:
             pass
         else:
@@ -49,13 +55,14 @@ def join(code):
     return render_template(
         "participant/phone.html",
         cafe=cafe,
-        state=live.phone_state(participant),
+        state=live.phone_state(cafe, participant),
         no_table=no_table_chosen(cafe.join_code),
         note_limit=current_app.config["CONSULT_NOTE_MAX_LENGTH"],
     )
 
 
 @bp.route("/j/<code>/qr.svg")
+@limits.code_guesses
 def qr(code):
     cafe = rules.find_session(code)
     if cafe is None:
@@ -65,43 +72,54 @@ def qr(code):
 
 def _answer(code, kind):
     """A vote, note or dot (kind) sent over HTTP: the same ack as the socket's, as JSON."""
-    cafe, participant = participant_or_none(code)
+    cafe, _, who = phone(code)
     if cafe is None:
         return jsonify(ok=False, error="There is no session with that code."), 404
-    if participant is None:
+    if who is None:
         return jsonify(ok=False, error="Open the join link again to take part."), 403
-    ack = services.answer(rules.Voter(participant.id, cafe.id), kind, request.get_json(silent=True))
+    refusal = limits.answer(current_app._get_current_object(), kind, who)
+    if refusal:
+        return limits.refused(refusal)
+    ack = services.answer(who, kind, request.get_json(silent=True))
     return jsonify(ack), 200 if ack["ok"] else 400
 
 
 @bp.route("/j/<code>/vote", methods=["POST"])
+@limits.code_guesses
 def vote(code):
     """The socket's vote event, for a phone whose socket is down."""
     return _answer(code, "vote")
 
 
 @bp.route("/j/<code>/note", methods=["POST"])
+@limits.code_guesses
 def note(code):
     return _answer(code, "note")
 
 
 @bp.route("/j/<code>/dot", methods=["POST"])
+@limits.code_guesses
 def dot(code):
     return _answer(code, "dot")
 
 
 @bp.route("/j/<code>/undot", methods=["POST"])
+@limits.code_guesses
 def undot(code):
-    cafe, participant = participant_or_none(code)
+    cafe, _, who = phone(code)
     if cafe is None:
         return jsonify(ok=False, error="There is no session with that code."), 404
-    if participant is None:
+    if who is None:
         return jsonify(ok=False, error="Open the join link again to take part."), 403
-    ack = services.take_back_dot(rules.Voter(participant.id, cafe.id), request.get_json(silent=True))
+    refusal = limits.answer(current_app._get_current_object(), "dot", who)
+    if refusal:
+        return limits.refused(refusal)
+    ack = services.take_back_dot(who, request.get_json(silent=True))
     return jsonify(ack), 200 if ack["ok"] else 400
 
 
 @bp.route("/j/<code>/table", methods=["POST"])
+@limits.code_guesses
 def table(code):
     """Move to another table ({table_id}; null or "none": no table), as the socket's table event does.
 
@@ -109,12 +127,12 @@ def table(code):
     without script, answered with the phone page again.
     """
     wants_json = request.is_json
-    cafe, participant = participant_or_none(code)
+    cafe, _, who = phone(code)
     if cafe is None:
         if wants_json:
             return jsonify(ok=False, error="There is no session with that code."), 404
         abort(404, "There is no session with that code.")
-    if participant is None:
+    if who is None:
         if wants_json:
             return jsonify(ok=False, error="Open the join link again to take part."), 403
         return redirect(url_for(".join", code=cafe.join_code))
@@ -123,7 +141,7 @@ def table(code):
     if table_id in ("", "none"):
         table_id = None
     try:
-        table_id = services.choose_table(participant, table_id)
+        participant, table_id = services.seat(cafe, who, table_id)
     except rules.Invalid as error:
         if wants_json:
             return jsonify(ok=False, error=str(error)), 400
@@ -137,14 +155,15 @@ def table(code):
 
 
 @bp.route("/j/<code>/state.json")
+@limits.code_guesses
 def state(code):
-    cafe, participant = participant_or_none(code)
+    cafe, participant, who = phone(code)
     # JSON errors, as the vote and note endpoints give, not an HTML page a script cannot read.
     if cafe is None:
         return jsonify(ok=False, error="There is no session with that code."), 404
-    if participant is None:
+    if who is None:
         return jsonify(ok=False, error="Open the join link again to take part."), 403
-    return jsonify(live.phone_state(participant))
+    return jsonify(live.phone_state(cafe, participant))
 
 
 @bp.route(pictures.PATH + "<name>")

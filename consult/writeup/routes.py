@@ -5,7 +5,7 @@ from flask import Response, abort, current_app, flash, g, redirect, render_templ
 from flask_login import login_required
 from sqlalchemy import select
 
-from .. import framework, offload, rules, services
+from .. import framework, limits, offload, rules, services
 from ..extensions import as_report, db
 from ..facilitator.routes import own_session
 from ..models import CafeSession
@@ -55,6 +55,7 @@ def filename(session, fmt):
 
 @bp.route("/sessions/<int:session_id>/write-up.<fmt>")
 @login_required
+@limits.exports
 def download(session_id, fmt):
     session = own_session(session_id)
     if fmt not in FORMATS:
@@ -86,6 +87,7 @@ def _file(session, fmt, public=False):
 
 @bp.route("/sessions/<int:session_id>/actions", methods=["GET", "POST"])
 @login_required
+@limits.uploads
 def actions(session_id):
     session = own_session(session_id)
     if request.method == "POST":
@@ -130,6 +132,7 @@ def actions(session_id):
 
 @bp.route("/sessions/<int:session_id>/actions.csv")
 @login_required
+@limits.exports
 def actions_csv(session_id):
     session = own_session(session_id)
     return Response(actions_csv_text(session), mimetype="text/csv",
@@ -184,6 +187,7 @@ def _private(response):
 
 
 @bp.route("/shared/<token>")
+@limits.exports
 def shared(token):
     """The link given out: it leaves its token in a cookie and moves to an address without it,
     so the token stays out of the address bar, the history and any Referer."""
@@ -205,6 +209,7 @@ def shared_page(session_id):
 
 
 @bp.route("/shared/session/<int:session_id>/write-up.<fmt>")
+@limits.exports
 def shared_file(session_id, fmt):
     session = _shared_by_cookie(session_id)
     if fmt not in FORMATS:
@@ -213,6 +218,7 @@ def shared_file(session_id, fmt):
 
 
 @bp.route("/shared/<token>/write-up.<fmt>")
+@limits.exports
 def shared_download(token, fmt):
     """A download by the link itself (a file's address handed on): no page to clean up."""
     session = _shared(token)
