@@ -124,10 +124,13 @@ def test_page_without_notes_questions(app, client, facilitator):
 
 
 def test_unknown_and_revoked_links_are_404(app, client, world):
-    for token in ("nonsense-token", "x" * 300, "%00", world["tables"]["Oak"]["token"][:-1]):
+    for token in ("nonsense-token", "x" * 300, world["tables"]["Oak"]["token"][:-1]):
         r = client.get(f"/host/{token}")
         assert r.status_code == 404 and NOT_VALID in r.get_data(as_text=True)
         assert client.get(f"/host/{token}/qr.svg").status_code == 404
+    # A NUL is no part of any link: refused before any lookup (PostgreSQL could not even look it up).
+    for path in ("/host/%00", f"/host/{world['tables']['Oak']['token']}%00", "/host/%00/qr.svg"):
+        assert client.get(path).status_code == 400
     old = world["tables"]["Oak"]["token"]
     with app.app_context():
         new = services.revoke_host(db.session.get(CafeTable, world["tables"]["Oak"]["id"]))

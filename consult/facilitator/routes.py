@@ -125,6 +125,11 @@ def question(session_id, question_id=None):
     session = own_session(session_id)
     question = own_question(session, question_id) if question_id else None
     form = QuestionForm(obj=question)
+    for field in (form.options, form.rows, form.horizons):
+        # obj fills these with the question's Option, row and horizon objects, not text, when the
+        # form sent no such field: they are text made from the question below, or nothing.
+        if not isinstance(field.data, str):
+            field.data = None
     if request.method == "GET":
         choice = question is not None and question.kind == "choice"
         form.options.data = "\n".join(o.text for o in question.options) if choice else ""

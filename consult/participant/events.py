@@ -82,14 +82,14 @@ def dot(app, sid, args, reply):
 
 
 @sockets.on("undot")
-def undot(data=None):
+def undot(data):
     """{question_id, dot_id} takes that dot back (again: nothing changes); {question_id, note_id} the latest on it."""
     who = _who()
     return REJOIN if who is None else services.take_back_dot(who, data)
 
 
 @sockets.on("table")
-def table(data=None):
+def table(data):
     """{table_id}: move to another table (null: none); later answers record it."""
     participant = _participant()
     if participant is None:
