@@ -12,7 +12,7 @@ import json
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from . import pictures, validate
 from .cafe import MAX_TABLES
@@ -38,11 +38,11 @@ VOTE_KINDS = ("choice", "yesno", "scale")
 
 def _clean(value):
     # What no stored text keeps (NUL, controls, lone surrogates); newlines stay as they were.
-    return validate.NOT_TEXT.sub("", value)
+    return validate.NOT_TEXT.sub("", value) if isinstance(value, str) else value
 
 
 def Text(limit, required=False):  # noqa: N802 (a type)
-    return Annotated[str, Field(max_length=limit, min_length=1 if required else 0), AfterValidator(_clean)]
+    return Annotated[str, Field(max_length=limit, min_length=1 if required else 0), BeforeValidator(_clean)]
 
 
 Index = Annotated[int, Field(ge=0, le=10_000_000)]
