@@ -1,12 +1,13 @@
 """The application factory."""
 import os
 
-from flask import Flask, Request, current_app, render_template, request
+from flask import Flask, Request, abort, current_app, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import ConnectionRefusedError, SocketIO
 from sqlalchemy import select
+from werkzeug.exceptions import BadRequest
 
-from . import config, device, limits, rules
+from . import config, device, limits, rules, validate
 from .extensions import csrf, db, headers, login, migrate
 
 MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations")
@@ -47,6 +48,33 @@ class SizedRequest(Request):
             return current_app.config["MAX_CONTENT_LENGTH"]
         return current_app.config["MAX_FORM_MEMORY_SIZE"]
 
+    def on_json_loading_failed(self, e):
+        if isinstance(e, validate.Refused):
+            raise BadRequest(str(e))
+        raise BadRequest("That request is not valid JSON.")
+
+
+def _check_request():
+    """Refuse, with a 400 and a message, a request no page or route of consult can take: NUL or a
+    lone surrogate in a URL part, query argument or form field (PostgreSQL cannot even look such
+    text up), or a JSON body nested too deep or otherwise malformed (validate.loads)."""
+    # JSON bodies are read by the validation layer: depth, sizes, numbers and text checked. (Flask
+    # gives each request the app's JSON provider as it starts, so it is replaced here, not on the class.)
+    request.json_module = validate.RequestJSON
+    try:
+        validate.path_part(request.path)
+        for key, value in request.args.items(multi=True):
+            validate.request_text(key, "address"), validate.request_text(value, "address")
+        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            if request.is_json:
+                if request.get_data(cache=True):
+                    request.get_json()  # parsed once, checked, and kept for the route
+            else:
+                for key, value in request.form.items(multi=True):
+                    validate.request_text(key, "form"), validate.request_text(value, "form")
+    except validate.Refused as error:
+        abort(400, str(error))
+
 
 def create_app(overrides=None):
     app = Flask(__name__, template_folder=_folder("templates"), static_folder=_folder("static"),
@@ -55,6 +83,7 @@ def create_app(overrides=None):
     config.load(app, overrides)
     app.session_interface = SessionInterface()
     app.request_class = SizedRequest
+    app.before_request(_check_request)
     device.init_app(app)
 
     if app.config["CONSULT_PROXIES"]:
@@ -180,7 +209,10 @@ def _csrf_error(error):
 
 def _error_page(code, title):
     def handler(error):
-        return render_template("error.html", code=code, title=title, message=getattr(error, "description", "")), code
+        message = getattr(error, "description", "") or title
+        if request.is_json or request.accept_mimetypes.best == "application/json":
+            return {"ok": False, "error": message}, code  # a script reads JSON, not a page
+        return render_template("error.html", code=code, title=title, message=message), code
 
     return handler
 

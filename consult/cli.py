@@ -337,12 +337,12 @@ def export_command(join_code, fmt, output):
 
 
 @click.command("import")
-@click.argument("path", type=click.File("r", encoding="utf-8"))
+@click.argument("path", type=click.File("rb"))
 @click.option("--owner", help="Facilitator's email (default: the only facilitator there is).")
 @with_appcontext
 def import_command(path, owner):
     """Make a new session from a JSON file that `consult export --format json` wrote; prints its join code."""
-    from . import rules, services
+    from . import rules, services, session_file
     from .models import Facilitator
 
     schema.upgrade()
@@ -356,11 +356,8 @@ def import_command(path, owner):
             raise click.ClickException("Say whose session it is: --owner EMAIL.")
         user = users[0]
     try:
-        data = json.load(path)
-    except ValueError as error:
-        raise click.ClickException(f"Not JSON: {error}") from None
-    try:
-        session = services.import_session(data, user.id)
+        # The whole file is checked against the session file's schema before anything is stored.
+        session = services.import_session(session_file.read(path.read(session_file.MAX_FILE + 1)), user.id)
     except rules.Invalid as error:
         raise click.ClickException(str(error)) from None
     click.echo(session.join_code)

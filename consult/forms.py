@@ -1,6 +1,8 @@
 """WTForms forms for every page that takes input."""
+from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
+from flask_wtf.form import _Auto
 from wtforms import (
     BooleanField,
     DateField,
@@ -18,19 +20,34 @@ from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optio
 from .models import KINDS
 
 
-class LoginForm(FlaskForm):
+class Form(FlaskForm):
+    """A form of consult's: posted as a form, never read from a JSON body.
+
+    Flask-WTF reads a JSON body as the form's data, whatever its shape (false, a list, numbers
+    where text goes), which the fields then fail on; consult's scripts post JSON to their own
+    routes only.
+    """
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            if formdata is _Auto and request.is_json:
+                return None
+            return super().wrap_formdata(form, formdata)
+
+
+class LoginForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
     remember = BooleanField("Keep me signed in on this computer")
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(min=8, max=200)])
     confirm = PasswordField("Repeat the password", validators=[EqualTo("password", "The passwords differ.")])
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)],
                             render_kw={"autocomplete": "current-password"})
     password = PasswordField("New password", validators=[DataRequired(), Length(min=8, max=200)],
@@ -39,7 +56,7 @@ class PasswordForm(FlaskForm):
                             render_kw={"autocomplete": "new-password"})
 
 
-class JoinForm(FlaskForm):
+class JoinForm(Form):
     code = StringField(
         "Join code",
         validators=[DataRequired("Type the code from the big screen."), Length(max=20)],
@@ -47,7 +64,7 @@ class JoinForm(FlaskForm):
     )
 
 
-class SessionForm(FlaskForm):
+class SessionForm(Form):
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     date = DateField("Date", validators=[Optional()])
     venue = StringField("Venue", validators=[Optional(), Length(max=200)])
@@ -70,7 +87,7 @@ class NewSessionForm(SessionForm):
             raise ValidationError("Choose one of your earlier sessions to copy.")
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(Form):
     kind = SelectField("Type", choices=[SelectChoice(value, label) for value, label in KINDS.items()])
     text = TextAreaField("Question", validators=[DataRequired(), Length(max=500)])
     # A picture for the question (pictures.py checks the file); the options' pictures are rows of their own.
@@ -98,13 +115,13 @@ class QuestionForm(FlaskForm):
     )
 
 
-class TablesForm(FlaskForm):
+class TablesForm(Form):
     tables = TextAreaField(
         "Tables: a number, or one name per line", validators=[Optional(), Length(max=5000)], render_kw={"rows": 6}
     )
 
 
-class ModerationForm(FlaskForm):
+class ModerationForm(Form):
     moderation = RadioField(
         "When notes show",
         choices=[

@@ -12,6 +12,8 @@ from .models import Action, ActionLink, Note, Priority, Question
 from .rules import Invalid, as_id, move_in
 
 STRENGTHS = ("X", "O")
+MAX_PRIORITIES = 12
+MAX_ACTIONS = 1000  # a session's actions: a framework is a page or two, not a spreadsheet of thousands
 FIELDS = {"number": 12, "theme": 200, "sub_theme": 200, "text": 2000, "lead": 200, "outcome": 2000}
 
 
@@ -30,8 +32,8 @@ def parse_priorities(raw):
     codes = [c.lower() for c, _ in out]
     if len(set(codes)) != len(codes):
         raise Invalid("Two priorities have the same code.")
-    if len(out) > 12:
-        raise Invalid("At most 12 priorities.")
+    if len(out) > MAX_PRIORITIES:
+        raise Invalid(f"At most {MAX_PRIORITIES} priorities.")
     return out
 
 
@@ -77,6 +79,8 @@ def save_action(session, action, data):
     values = _clean(data)
     links = _links(session, data)
     if action is None:
+        if len(session.actions) >= MAX_ACTIONS:
+            raise Invalid(f"A session has at most {MAX_ACTIONS} actions.")
         action = Action(session_id=session.id, position=len(session.actions))
         session.actions.append(action)
     for field, value in values.items():

@@ -77,7 +77,11 @@ def check(storage):
     """A FileStorage from a form as an Upload; None when no file was chosen; Invalid when it is no good."""
     if storage is None or not getattr(storage, "filename", None):
         return None
-    data = storage.stream.read(MAX_BYTES + 1)
+    return check_bytes(storage.stream.read(MAX_BYTES + 1))
+
+
+def check_bytes(data):
+    """A picture's bytes as an Upload, or Invalid: judged by its content, opened and verified by Pillow."""
     if not data:
         raise Invalid("That file is empty: choose the picture again.")
     if len(data) > MAX_BYTES:

@@ -14,7 +14,7 @@ Importing writes into the open transaction; consult.services commits.
 import csv
 import io
 import re
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -39,8 +39,8 @@ from .models import (
     VoteChoice,
     utcnow,
 )
-from .dots import MAX_DOTS
-from .framework import save_action
+from .framework import MAX_ACTIONS, MAX_PRIORITIES, save_action
+from .validate import clean_text as _clean_text
 from .rules import Invalid, unique_join_code
 
 FORMAT, VERSION = "consult-session", 1
@@ -166,170 +166,99 @@ def _pictures(question):
     return out
 
 
-def _picture(value):
-    """Save an exported picture again; returns (file name, alt text), or Invalid."""
-    import base64
-    import binascii
-
+def _save_picture(picture):
+    """Store a checked picture of the file (session_file.Picture): (file name, alt text), or (None, "")."""
     from . import pictures
 
-    if not isinstance(value, dict) or not isinstance(value.get("data"), str):
-        raise Invalid("The session file is damaged or incomplete (a picture).")
-    if not value["data"]:
-        return None, ""  # the picture was missing when exported
-    head, _, body = value["data"].partition(",")
-    try:
-        data = base64.b64decode(body, validate=True)
-    except (binascii.Error, ValueError):
-        raise Invalid("The session file is damaged or incomplete (a picture).") from None
-    kind = pictures.sniff(data)
-    if kind is None or len(data) > pictures.MAX_BYTES or not head.startswith("data:image/"):
-        raise Invalid("The session file has a picture consult cannot show.")
-    name = pictures.Upload(data, pictures.FORMATS[kind][0]).save()
-    return name, pictures.clean_alt(value.get("alt") or "") or "Picture"
-
-
-def _load_pictures(question, q):
-    if q.get("picture"):
-        question.image, question.image_alt = _picture(q["picture"])
-    for option, value in zip(question.options, q.get("option_pictures") or []):
-        if value:
-            option.image, option.image_alt = _picture(value)
-
-
-def _time(value):
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise Invalid(f"Not a date and time: {str(value)[:40]!r}.") from None
-
-
-def _date(value):
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise Invalid(f"Not a date: {str(value)[:40]!r}.") from None
-
-
-def _item(items, ref):
-    """The id of items[ref] (a note's grid row or horizon), None for no ref; a bad ref is damage."""
-    if ref is None:
-        return None
-    if isinstance(ref, bool) or not isinstance(ref, int) or not 0 <= ref < len(items):
-        raise IndexError(f"no row or horizon {str(ref)[:20]}")
-    return items[ref].id
-
-
-def _ref(items, ref):
-    """ref as a position in items (a dot's note or participant); a bad one is damage."""
-    if isinstance(ref, bool) or not isinstance(ref, int) or not 0 <= ref < len(items):
-        raise IndexError(f"no item {str(ref)[:20]}")
-    return ref
-
-
-def _dots_each(value):
-    """A question's dots each, from a file: 0 (dot-voting never opened) to MAX_DOTS."""
-    value = value or 0
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DOTS:
-        raise ValueError(f"dots each must be 0 to {MAX_DOTS}, not {str(value)[:20]}")
-    return value
+    if picture is None or picture._upload is None:
+        return None, ""  # none, or it was missing when exported
+    return picture._upload.save(), pictures.clean_alt(picture.alt or "") or "Picture"
 
 
 def import_session(data, owner_id):
-    """A new session of owner_id's from an exported document; raises Invalid for a bad one."""
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise Invalid("This is not a consult session file.")
-    if data.get("version") != VERSION:
-        raise Invalid(f"This file is version {data.get('version')!r}; this consult reads version {VERSION}.")
-    try:
-        return _import(data, owner_id)
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
-        raise Invalid(f"The session file is damaged or incomplete ({type(error).__name__}: {error}).") from None
+    """A new session of owner_id's from an exported document (decoded JSON, or a session_file.Document
+    already checked); raises Invalid for a bad one.
+
+    The whole file is checked first (session_file.check: kinds, statuses, sizes, references,
+    merges, pictures), so a refused file stores nothing, not even a picture.
+    """
+    from .session_file import Document, check
+
+    return _import(data if isinstance(data, Document) else check(data), owner_id)
 
 
-def _import(data, owner_id):
-    s = data["session"]
+def _import(doc, owner_id):
+    s = doc.session
     session = CafeSession(
-        owner_id=owner_id, title=str(s["title"])[:200], date=_date(s.get("date")), venue=s.get("venue") or "",
-        description=s.get("description") or "", current_round=int(s.get("current_round") or 0),
-        moderation=s.get("moderation") or "post", blocked_words=s.get("blocked_words") or "",
-        join_code=unique_join_code(),
+        owner_id=owner_id, title=s.title, date=date.fromisoformat(s.date) if s.date else None, venue=s.venue or "",
+        description=s.description or "", current_round=s.current_round or 0, moderation=s.moderation or "post",
+        blocked_words=s.blocked_words or "", join_code=unique_join_code(),
     )
     db.session.add(session)
-    tables = [CafeTable(name=str(t["name"])[:60], position=i) for i, t in enumerate(data.get("tables", []))]
+    tables = [CafeTable(name=t.name, position=i) for i, t in enumerate(doc.tables)]
     session.tables.extend(tables)
     questions = []
-    for i, q in enumerate(data["questions"]):
+    for i, q in enumerate(doc.questions):
         question = Question(
-            position=i, kind=q["kind"], text=q["text"], multiple=bool(q.get("multiple")),
-            allow_unsure=bool(q.get("allow_unsure")), scale_min=int(q.get("scale_min", 1)),
-            scale_max=int(q.get("scale_max", 5)), min_label=q.get("min_label") or "",
-            max_label=q.get("max_label") or "", max_length=int(q.get("max_length") or 280),
-            is_open=bool(q.get("is_open")), revealed=bool(q.get("revealed", True)),
-            dots=_dots_each(q.get("dots")), dots_open=bool(q.get("dots_open")),
+            position=i, kind=q.kind, text=q.text, multiple=q.multiple, allow_unsure=q.allow_unsure,
+            scale_min=q.scale_min, scale_max=q.scale_max, min_label=q.min_label or "", max_label=q.max_label or "",
+            max_length=q.max_length, is_open=q.is_open, revealed=q.revealed, dots=q.dots, dots_open=q.dots_open,
         )
-        question.options = [Option(text=str(t)[:200], position=j) for j, t in enumerate(q.get("options", []))]
-        _load_pictures(question, q)
-        question.rows = [TrajectoryRow(text=str(t)[:500], position=j) for j, t in enumerate(q.get("rows", []))]
-        question.horizons = [Horizon(name=str(h["name"])[:80], hint=str(h.get("hint") or "")[:80], position=j)
-                             for j, h in enumerate(q.get("horizons", []))]
+        question.options = [Option(text=t, position=j) for j, t in enumerate(q.options)]
+        question.rows = [TrajectoryRow(text=t, position=j) for j, t in enumerate(q.rows)]
+        question.horizons = [Horizon(name=h.name, hint=h.hint or "", position=j) for j, h in enumerate(q.horizons)]
         session.questions.append(question)
         questions.append(question)
     table = lambda ref: tables[ref] if ref is not None else None  # noqa: E731
-    people = [Participant(table=table(p.get("table"))) for p in data.get("participants", [])]
+    table_id = lambda ref: tables[ref].id if ref is not None else None  # noqa: E731
+    people = [Participant(table=table(p.table)) for p in doc.participants]
     session.participants.extend(people)
     db.session.flush()
-    for i, v in enumerate(data.get("votes", [])):
-        q = questions[v["question"]]
-        vote = Vote(question_id=q.id, participant_id=people[v["participant"]].id, value=v.get("value"),
-                    table_id=table(v.get("table")).id if v.get("table") is not None else None,
-                    round=int(v.get("round") or 0), client_id=f"import-{session.join_code}-v{i}",
-                    created_at=_time(v.get("at")), updated_at=_time(v.get("at")))
-        vote.choices = [VoteChoice(option_id=q.options[j].id) for j in v.get("options", [])]
+    for i, v in enumerate(doc.votes):
+        q = questions[v.question]
+        vote = Vote(question_id=q.id, participant_id=people[v.participant].id, value=v.value,
+                    table_id=table_id(v.table), round=v.round or 0, client_id=f"import-{session.join_code}-v{i}",
+                    created_at=v.at, updated_at=v.at)
+        vote.choices = [VoteChoice(option_id=q.options[j].id) for j in v.options]
         db.session.add(vote)
     notes = []
-    for i, n in enumerate(data.get("notes", [])):
+    for i, n in enumerate(doc.notes):
+        q = questions[n.question]
         note = Note(
-            question_id=questions[n["question"]].id,
-            participant_id=people[n["participant"]].id if n.get("participant") is not None else None,
-            author=n.get("author") or "participant", text=n["text"],
-            table_id=table(n.get("table")).id if n.get("table") is not None else None,
-            round=int(n.get("round") or 0), status=n.get("status") or "visible", highlight=bool(n.get("highlight")),
-            client_id=f"import-{session.join_code}-n{i}", created_at=_time(n.get("at")),
-            row_id=_item(questions[n["question"]].rows, n.get("row")),
-            horizon_id=_item(questions[n["question"]].horizons, n.get("horizon")),
+            question_id=q.id, participant_id=people[n.participant].id if n.participant is not None else None,
+            author=n.author or "participant", text=n.text, table_id=table_id(n.table), round=n.round or 0,
+            status=n.status or "visible", highlight=n.highlight, client_id=f"import-{session.join_code}-n{i}",
+            created_at=n.at, row_id=q.rows[n.row].id if n.row is not None else None,
+            horizon_id=q.horizons[n.horizon].id if n.horizon is not None else None,
         )
-        note.edits = [NoteEdit(text=e["text"], action=e.get("action", "edit"), by=e.get("by", ""), at=_time(e.get("at")))
-                      for e in n.get("edits", [])]
+        note.edits = [NoteEdit(text=e.text, action=e.action, by=e.by or "", at=e.at) for e in n.edits]
         db.session.add(note)
         notes.append(note)
     db.session.flush()
-    for n, note in zip(data.get("notes", []), notes):
-        if n.get("merged_into") is not None:
-            note.merged_into_id = notes[n["merged_into"]].id
-    for i, d in enumerate(data.get("dots", [])):  # dot-voting: each dot on its note, by its participant
-        note = notes[_ref(notes, d["note"])]
-        db.session.add(Dot(question_id=note.question_id, note_id=note.id, participant_id=people[_ref(people, d["participant"])].id,
-                           client_id=f"import-{session.join_code}-d{i}", created_at=_time(d.get("at")) or utcnow()))
-    for s_ in data.get("summaries", []):
-        db.session.add(HostSummary(table_id=tables[s_["table"]].id, question_id=questions[s_["question"]].id,
-                                   round=int(s_.get("round") or 0), text=s_.get("text") or ""))
-    priorities = [Priority(code=str(p["code"])[:12], name=p.get("name") or "", position=i)
-                  for i, p in enumerate(data.get("priorities", []))]
+    for n, note in zip(doc.notes, notes):
+        if n.merged_into is not None:
+            note.merged_into_id = notes[n.merged_into].id
+    for i, d in enumerate(doc.dots):  # dot-voting: each dot on its note, by its participant
+        note = notes[d.note]
+        db.session.add(Dot(question_id=note.question_id, note_id=note.id, participant_id=people[d.participant].id,
+                           client_id=f"import-{session.join_code}-d{i}", created_at=d.at or utcnow()))
+    for s_ in doc.summaries:
+        db.session.add(HostSummary(table_id=tables[s_.table].id, question_id=questions[s_.question].id,
+                                   round=s_.round or 0, text=s_.text or ""))
+    priorities = [Priority(code=p.code, name=p.name or "", position=i) for i, p in enumerate(doc.priorities)]
     session.priorities.extend(priorities)
     db.session.flush()
-    for i, a in enumerate(data.get("actions", [])):
-        action = Action(session_id=session.id, position=i, number=a.get("number") or "", theme=a.get("theme") or "",
-                        sub_theme=a.get("sub_theme") or "", text=a["text"], lead=a.get("lead") or "",
-                        outcome=a.get("outcome") or "",
-                        note_id=notes[a["note"]].id if a.get("note") is not None else None)
-        action.links = [ActionLink(priority_id=priorities[int(k)].id, strength=v) for k, v in a.get("links", {}).items()
-                        if v in ("X", "O")]
+    for i, a in enumerate(doc.actions):
+        action = Action(session_id=session.id, position=i, number=a.number or "", theme=a.theme or "",
+                        sub_theme=a.sub_theme or "", text=a.text, lead=a.lead or "", outcome=a.outcome or "",
+                        note_id=notes[a.note].id if a.note is not None else None)
+        action.links = [ActionLink(priority_id=priorities[int(k)].id, strength=v) for k, v in a.links.items()]
         db.session.add(action)
+    # Pictures last: nothing above can fail on a checked file, so no picture is stored for nothing.
+    for question, q in zip(questions, doc.questions):
+        question.image, question.image_alt = _save_picture(q.picture)
+        for option, picture in zip(question.options, q.option_pictures):
+            option.image, option.image_alt = _save_picture(picture)
     return session
 
 
@@ -350,9 +279,38 @@ def actions_csv(session):
     return out.getvalue()
 
 
+MAX_CELL = 5000  # characters in one cell: an action's longest field is 2000
+
+
+def _csv_rows(text):
+    """The rows of an actions CSV, at most MAX_ACTIONS of them (and a heading), or Invalid."""
+    text = text.replace("\x00", "")  # NUL: nothing a spreadsheet means; PostgreSQL refuses it
+    rows, actions = [], 0
+    try:
+        reader = csv.reader(io.StringIO(text))
+        for row in reader:
+            if len(row) > 5 + MAX_PRIORITIES + 1:
+                raise Invalid(f"Row {reader.line_num} has {len(row)} cells: at most {MAX_PRIORITIES} priority columns fit.")
+            if any(len(cell) > MAX_CELL for cell in row):
+                raise Invalid(f"Row {reader.line_num} has a cell longer than {MAX_CELL} characters.")
+            if rows and any(cell.strip() for cell in row):
+                actions += 1
+                if actions > MAX_ACTIONS:
+                    raise Invalid(f"That file has more than {MAX_ACTIONS} actions: a session has at most {MAX_ACTIONS}.")
+            rows.append([_clean_text(cell) for cell in row])
+    except csv.Error as error:
+        raise Invalid(f"That file is not a CSV consult can read (line {reader.line_num}: {error}).") from None
+    return rows, actions
+
+
 def import_actions_csv(session, text):
-    """Add the actions of a CSV like actions_csv writes; unknown priority columns are added."""
-    rows = list(csv.reader(io.StringIO(text)))
+    """Add the actions of a CSV like actions_csv writes; unknown priority columns are added.
+
+    At most MAX_ACTIONS actions in a session, and in a file; cells within each field's length."""
+    rows, actions = _csv_rows(text)
+    if len(session.actions) + actions > MAX_ACTIONS:
+        raise Invalid(f"The session has {len(session.actions)} actions; with {actions} more it would pass "
+                      f"the limit of {MAX_ACTIONS}.")
     if not rows or [h.strip() for h in rows[0][:5]] != ACTIONS_HEAD or rows[0][-1].strip() != "Outcome measure":
         raise Invalid("The first row must be: " + ", ".join(ACTIONS_HEAD) + ", then priority codes, then Outcome measure.")
     codes = [c.strip() for c in rows[0][5:-1]]
@@ -361,6 +319,8 @@ def import_actions_csv(session, text):
         if code.lower() not in known:
             if not re.fullmatch(r"[\w.-]{1,12}", code):
                 raise Invalid(f"Not a priority code: {code[:20]!r}.")
+            if len(session.priorities) >= MAX_PRIORITIES:
+                raise Invalid(f"A session has at most {MAX_PRIORITIES} priorities.")
             priority = Priority(code=code, name="", position=len(session.priorities))
             session.priorities.append(priority)
             known[code.lower()] = priority

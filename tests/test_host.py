@@ -124,9 +124,12 @@ def test_page_without_notes_questions(app, client, facilitator):
 
 
 def test_unknown_and_revoked_links_are_404(app, client, world):
-    for token in ("nonsense-token", "x" * 300, "%00", world["tables"]["Oak"]["token"][:-1]):
+    for token in ("nonsense-token", "x" * 300, world["tables"]["Oak"]["token"][:-1]):
         r = client.get(f"/host/{token}")
         assert r.status_code == 404 and NOT_VALID in r.get_data(as_text=True)
+    # A NUL is no part of any link: refused before any lookup (PostgreSQL could not even look it up).
+    for path in ("/host/%00", f"/host/{world['tables']['Oak']['token']}%00", "/host/table/1%00/qr.svg"):
+        assert client.get(path).status_code == 400
     old, table_id = world["tables"]["Oak"]["token"], world["tables"]["Oak"]["id"]
     assert client.get(f"/host/{old}", follow_redirects=True).status_code == 200
     with app.app_context():

@@ -784,13 +784,13 @@ def test_a_phone_cannot_use_its_cookie_in_another_session(app, cafe, facilitator
 @pytest.mark.parametrize(
     "endpoint, body, message",
     [
-        ("vote", "not json", "malformed"),
+        ("vote", "not json", "not valid JSON"),
         ("vote", "[1, 2]", "malformed"),
         ("vote", "null", "malformed"),
         ("vote", '"string"', "malformed"),
         ("vote", "{}", "malformed"),
         ("vote", '{"client_id": "vote-000001", "question_id": "1", "choices": [1]}', "not found"),
-        ("vote", '{"client_id": "vote-000001", "question_id": 1e400, "choices": [1]}', "not found"),
+        ("vote", '{"client_id": "vote-000001", "question_id": 1e400, "choices": [1]}', "malformed"),  # infinity
         ("vote", '{"client_id": "vote-000001", "question_id": 99999999999999999999999999, "choices": [1]}', "not found"),
         ("vote", '{"client_id": "vote-000001", "question_id": QID, "choices": []}', "Choose an answer"),
         ("vote", '{"client_id": "vote-000001", "question_id": QID, "choices": [99999999999999999999999]}',
@@ -941,10 +941,13 @@ def test_huge_form_bodies_are_refused(app, client, facilitator):
 
 def test_login_with_huge_or_odd_input(app, client):
     make_facilitator(app)
-    for data in ({"email": "x" * 10_000, "password": "y" * 10_000}, {"email": ["a", "b"], "password": PASSWORD},
-                 {"email": "fac@example.org", "password": "\x00"}, {"email": "fac@example.org\x00", "password": PASSWORD}):
+    for data in ({"email": "x" * 10_000, "password": "y" * 10_000}, {"email": ["a", "b"], "password": PASSWORD}):
         r = client.post("/auth/login", data=data)
         assert r.status_code in (200, 401), (data, r.status_code)
+    # NUL is in no email or password (and PostgreSQL cannot look it up): a 400 that says so.
+    for data in ({"email": "fac@example.org", "password": "\x00"}, {"email": "fac@example.org\x00", "password": PASSWORD}):
+        r = client.post("/auth/login", data=data)
+        assert r.status_code == 400 and "NUL" in r.get_data(as_text=True), (data, r.status_code)
     assert where(client.get("/sessions/")).startswith("/auth/login")
 
 

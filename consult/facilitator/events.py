@@ -94,7 +94,7 @@ def control_event(name):
     def register(handler):
         @sockets.on(name)
         @functools.wraps(handler)
-        def answer(data=None):
+        def answer(data):
             session, refused = _control_session(data)
             if refused:
                 return refused

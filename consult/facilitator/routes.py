@@ -71,6 +71,24 @@ def new():
                            templates=starters.TEMPLATES, earlier=earlier)
 
 
+@bp.route("/import", methods=["POST"])
+@login_required
+def import_session():
+    """A session file (as `consult import` takes it) uploaded: checked whole, then made a new session."""
+    from .. import session_file
+
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise rules.Invalid("Choose a session file to import.")
+        session = services.import_session(session_file.read(upload.read(session_file.MAX_FILE + 1)), current_user.id)
+    except rules.Invalid as error:
+        flash(f"Nothing was imported. {error}", "error")
+        return redirect(url_for(".index"))
+    flash(f"Imported “{session.title}”: a new session with join code {session.join_code}.")
+    return redirect(url_for(".detail", session_id=session.id))
+
+
 @bp.route("/<int:session_id>")
 @login_required
 def detail(session_id):
@@ -126,6 +144,11 @@ def question(session_id, question_id=None):
     session = own_session(session_id)
     question = own_question(session, question_id) if question_id else None
     form = QuestionForm(obj=question)
+    for field in (form.options, form.rows, form.horizons):
+        # obj fills these with the question's Option, row and horizon objects, not text, when the
+        # form sent no such field: they are text made from the question below, or nothing.
+        if not isinstance(field.data, str):
+            field.data = None
     if request.method == "GET":
         choice = question is not None and question.kind == "choice"
         form.options.data = "\n".join(o.text for o in question.options) if choice else ""

@@ -52,11 +52,10 @@ def host_event(name):
     def register(handler):
         @sockets.on(name)
         @functools.wraps(handler)
-        def wrapper(*args):
+        def wrapper(data=None):  # none at all: refused as malformed, after the token (a revoked link hears so first)
             table = _table()
             if table is None:
                 return {"ok": False, "error": live.REVOKED, "revoked": True}
-            data = args[0] if args else None
             if not isinstance(data, dict):
                 return {"ok": False, "error": MALFORMED}
             try:

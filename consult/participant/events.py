@@ -113,7 +113,7 @@ def dot(app, sid, args, reply):
 
 
 @sockets.on("undot")
-def undot(data=None):
+def undot(data):
     """{question_id, dot_id} takes that dot back (again: nothing changes); {question_id, note_id} the latest on it."""
     who = _who()
     if who is None:
@@ -122,7 +122,7 @@ def undot(data=None):
 
 
 @sockets.on("table")
-def table(data=None):
+def table(data):
     """{table_id}: move to another table (null: none); later answers record it."""
     who = _who()
     cafe = db.session.get(CafeSession, who.session_id) if who else None
