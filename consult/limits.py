@@ -86,15 +86,16 @@ class Counts:
                 if not self.strategy.hit(item, *keys):
                     reset, _ = self.strategy.get_window_stats(item, *keys)
                     return max(1, math.ceil(reset - time.time()))
-        except Exception:
-            self.failed()
+        except Exception as error:
+            self.failed(error)
         return None
 
-    def failed(self):
-        # Limits protect the event; an unreachable storage must not stop it.
+    def failed(self, error=None):
+        # Limits protect the event; an unreachable storage must not stop it. A lost Redis is
+        # expected news (it restarts), said once a minute in a line, not a traceback per answer.
         if time.monotonic() - self.warned > WARN_EVERY:
             self.warned = time.monotonic()
-            self.logger.exception("the rate-limit storage failed: limits are not applied meanwhile")
+            self.logger.warning("the rate-limit storage failed (%s): limits are not applied meanwhile", error)
 
 
 def storage_uri(cfg):
@@ -194,8 +195,8 @@ def may_guess():
     try:
         return all(limits.strategy.test(item, key, scope)
                    for name, key, scope in _guess_keys() for item in parse_many(current_app.config[name]))
-    except Exception:
-        limits.failed()
+    except Exception as error:
+        limits.failed(error)
         return True
 
 

@@ -359,10 +359,12 @@ def resync():
             sessions.add(session_id)
             send("state", screen_state(session, view), sid, FACILITATOR_NS)
     for sid, voter in list(live.phones.items()):
-        participant = db.session.get(Participant, voter.id)
-        if participant is not None:
+        session = db.session.get(CafeSession, voter.session_id)
+        if session is not None:
             sessions.add(voter.session_id)
-            send("state", phone_state(participant), sid, PHONE_NS)
+            # A phone that has not answered yet has no participant row: the session's state alone.
+            participant = db.session.get(Participant, voter.id) if voter.id is not None else None
+            send("state", phone_state(session, participant), sid, PHONE_NS)
     for sid, (_, table_id) in list(live.hosts.items()):
         table = db.session.get(CafeTable, table_id)
         if table is not None:

@@ -93,7 +93,10 @@ def worst_allowed(quiet):
 
 @pytest.fixture(params=["eventlet", "gevent"])
 def big(request, tmp_path):
-    server = LiveServer(tmp_path / request.param, async_mode=request.param, env={"CONSULT_MESSAGE_QUEUE": ""})
+    # Limits off: this measures what the work costs the server, so every vote and every wrong
+    # password must reach it (tests/test_limits.py checks the limits themselves).
+    server = LiveServer(tmp_path / request.param, async_mode=request.param,
+                        env={"CONSULT_MESSAGE_QUEUE": "", "CONSULT_LIMITS": "0"})
     code = server.demo()
     env = {k: v for k, v in server.env.items() if k != "CONSULT_ASYNC_MODE"}
     made = subprocess.run([sys.executable, "-c", BIG, str(NOTES)], env=env, cwd=ROOT, capture_output=True,
