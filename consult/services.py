@@ -341,6 +341,8 @@ def import_session(data, owner_id):
     """A new session from a file that `consult export --format json` wrote."""
     with change():
         session = transfer.import_session(data, owner_id)
+        db.session.flush()
+        audit.carry_over(session)  # the imported answers start its trail, so its totals still add up
     return session
 
 
