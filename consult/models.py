@@ -318,7 +318,8 @@ class AuditEntry(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("cafe_session.id", ondelete="CASCADE"), index=True)
+    # No index of its own: uq_audit_receipt (session_id, receipt) serves it, and every index costs the burst.
+    session_id: Mapped[int] = mapped_column(ForeignKey("cafe_session.id", ondelete="CASCADE"))
     question_id: Mapped[int | None] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"), index=True)
     # vote, note, dot, undot (answers); edit, hide, restore, approve, highlight, unhighlight, merge,
     # unmerge, move (changes to notes); open, close, dots-open, dots-close, deleted (questions)

@@ -43,7 +43,6 @@ def upgrade():
     )
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_entry_question_id'), ['question_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_entry_session_id'), ['session_id'], unique=False)
     _carry_over(audit)
 
 
@@ -89,7 +88,6 @@ def _carry_over(audit):
 
 def downgrade():
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_audit_entry_session_id'))
         batch_op.drop_index(batch_op.f('ix_audit_entry_question_id'))
 
     op.drop_table('audit_entry')
