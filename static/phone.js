@@ -607,9 +607,9 @@
     var left = here ? " " + leftText(dotsLeft(q)) + "." : "";
     if (!result.ok) say(result.error || "That was not saved.", "error");
     else if (item.event === "dot" && result.current === false) say("That dot was taken back since: it stays off." + left, "ok");
-    else if (item.event === "dot") say("✓ Dot added" + (what && " to " + what) + "." + receiptText(result) + left, "ok");
+    else if (item.event === "dot") say("✓ Dot added" + (what && " to " + what) + "." + left + receiptText(result), "ok");
     else if (result.taken === false) say("✓ That dot was already taken back." + left, "ok");
-    else say("✓ Dot taken back" + (what && " from " + what) + "." + receiptText(result) + left, "ok");
+    else say("✓ Dot taken back" + (what && " from " + what) + "." + left + receiptText(result), "ok");
     if (here) drawDots(q);
   }
   var dotsNews = null;  // the question whose dot-voting just opened: the phone says so as it shows it
