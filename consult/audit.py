@@ -151,9 +151,10 @@ def question_deleted(question, by=""):
     """A question deleted with its answers and its trail: the session's trail keeps that it was."""
     from .rules import answer_count
 
+    count = answer_count(question)
     append([{"session_id": question.session_id, "question_id": None, "kind": "deleted", "client_id": None,
              "participant_id": None, "target_id": question.id,
-             "value": f"{question.text} ({answer_count(question)} answers)", "detail": "", "by": (by or "")[:80],
+             "value": f"{question.text} ({count} answer{'' if count == 1 else 's'})", "detail": "", "by": (by or "")[:80],
              "receipt": None, "at": utcnow()}])
 
 

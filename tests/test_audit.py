@@ -91,7 +91,7 @@ def test_late_retries_and_duplicates_in_one_batch(app, cafe):
     a = {"question_id": qid, "client_id": "batch-a-0001", "choices": [red]}
     b = {"question_id": qid, "client_id": "batch-b-0001", "choices": [green]}
     c = {"question_id": qid, "client_id": "batch-c-0001", "choices": [blue]}
-    batch = [Item("vote", who, p, None) for p in (a, b, a, b, a)] + [Item("vote", other, c, None)] * 3
+    batch = [Item("vote", who, p, None) for p in (a, b, a, b, a)] + [Item("vote", other, c, None) for _ in range(3)]
     writer = Writer(app, app.extensions["socketio"], services.answered)
     with app.app_context():
         writer._commit(batch)
@@ -175,6 +175,18 @@ def test_moderation_and_question_changes_are_in_the_trail(app, client, cafe):
     assert kinds == [("hide", ids[0], "fac@example.org"), ("restore", ids[0], "fac@example.org"),
                      ("highlight", ids[1], "fac@example.org"), ("merge", ids[2], "host:Oak"),
                      ("edit", ids[2], "host:Oak"), ("close", None, "")]
+
+
+def test_deleting_a_question_is_in_the_session_trail(app, client, cafe):
+    qid = cafe["questions"][0]
+    _, phone = join_phone(app, cafe["code"])
+    vote(phone, {"question_id": qid, "client_id": "gone-a-00001", "choices": option_ids(app, qid)[:1]})
+    assert client.post(f"/sessions/{cafe['id']}/questions/{qid}/delete").status_code == 302
+    with app.app_context():
+        (entry,) = db.session.scalars(select(AuditEntry).filter_by(kind="deleted")).all()
+        assert (entry.session_id, entry.question_id, entry.target_id) == (cafe["id"], None, qid)
+        assert entry.value == "Pick one (1 answer)"
+        assert db.session.scalar(select(AuditEntry.id).filter_by(question_id=qid)) is None
 
 
 # -- receipts ----------------------------------------------------------------------------
