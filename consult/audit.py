@@ -21,11 +21,10 @@ from .extensions import db
 from .models import CODE_ALPHABET, AuditEntry, Note, Question, Vote, utcnow
 
 RECEIPT_LENGTH = 8
-# 31**8 codes, about 2**39.6: a receipt cannot be guessed, and two in a session do not clash.
+# 31**8 codes, about 2**39.6: a receipt cannot be guessed. Two alike in one session are refused by
+# uq_audit_receipt, and the writer records that batch again answer by answer, with new codes.
 _TO_ALPHABET = bytes(ord(CODE_ALPHABET[b % len(CODE_ALPHABET)]) for b in range(256))
 _UNEVEN = bytes(range(256 // len(CODE_ALPHABET) * len(CODE_ALPHABET), 256))
-# The kinds of entry that are a participant's answer, each identified by its phone's client id.
-ANSWERS = ("vote", "note", "dot", "undot")
 CARRIED = "carried over"
 _INSERT = AuditEntry.__table__.insert()
 
@@ -244,7 +243,7 @@ def replay(entries):
     {"votes": {participant: value}: the last vote entry of each participant counts;
      "notes": {note id: {status, into}}; "dots": {dot id: note id}} (dots not taken back).
     """
-    votes, notes, dots = {}, {}, {}
+    votes, notes, dots, merged = {}, {}, {}, {}  # merged: {note id: ids of the notes merged into it}
     for e in entries:
         if e.kind == "vote":
             votes[e.participant_id] = e.value
@@ -254,17 +253,26 @@ def replay(entries):
             notes[e.target_id]["status"] = "hidden" if e.kind == "hide" else "visible"
         elif e.kind == "merge" and e.target_id in notes:
             into = int(e.value)
-            for other in notes.values():  # merges stay one level deep (cafe.merge)
-                if other["into"] == e.target_id:
-                    other["into"] = into
+            joined = merged.setdefault(into, set())
+            for child in merged.pop(e.target_id, ()):  # merges stay one level deep (cafe.merge)
+                notes[child]["into"] = into
+                joined.add(child)
+            _leave(merged, notes[e.target_id], e.target_id)
             notes[e.target_id]["into"] = into
+            joined.add(e.target_id)
         elif e.kind == "unmerge" and e.target_id in notes:
+            _leave(merged, notes[e.target_id], e.target_id)
             notes[e.target_id]["into"] = None
         elif e.kind == "dot":
             dots[e.target_id] = int(e.value)
         elif e.kind == "undot":
             dots.pop(e.target_id, None)
     return {"votes": votes, "notes": notes, "dots": dots}
+
+
+def _leave(merged, note, note_id):
+    if note["into"] is not None:
+        merged.get(note["into"], set()).discard(note_id)
 
 
 def totals(question, entries):
