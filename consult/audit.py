@@ -315,7 +315,7 @@ def csv_text(question):
     out = io.StringIO()
     w = csv.writer(out)
     w.writerow([safe_cell(f"Audit trail of: {question.text}")])
-    w.writerow(["time (UTC)", "receipt", "kind", "participant", "by", "client id", "about", "value", "note"])
+    w.writerow(["time (UTC)", "receipt", "kind", "participant", "by", "client id", "about", "value", "detail"])
     for e in entries:
         value = e.value
         if e.kind == "vote" and question.kind != "scale":
@@ -325,8 +325,8 @@ def csv_text(question):
         elif e.kind == "merge":
             value = f"into note {e.value}"
         w.writerow([e.at.isoformat(timespec="seconds") + "Z", shown(e.receipt), KIND_NAMES.get(e.kind, e.kind),
-                    f"P{e.participant_id}" if e.participant_id else "", safe_cell(e.by), e.client_id or "",
-                    f"{ROW_NAMES.get(e.kind, 'note')} {e.target_id}" if e.target_id else "", safe_cell(value), e.detail])
+                    f"P{e.participant_id}" if e.participant_id else "", safe_cell(e.by), safe_cell(e.client_id or ""),
+                    f"{ROW_NAMES.get(e.kind, 'note')} {e.target_id}" if e.target_id else "", safe_cell(value), safe_cell(e.detail)])
     result = totals(question, entries)
     w.writerow([])
     w.writerow(["Totals recomputed from this trail alone (the last vote of each participant counts)"])

@@ -398,3 +398,15 @@ def test_late_retries_and_totals_on_postgres(pg_app):
         assert tuple(late) == (late[0], False) and late.current is False
         assert db.session.scalar(select(Vote.client_id).filter_by(participant_id=who.id)) == "pg-late-b001"
     check_totals(pg_app, cafe)
+
+
+def test_the_audit_download_keeps_formulas_from_running(app, client, cafe):
+    qid = cafe["questions"][1]
+    _, phone = join_phone(app, cafe["code"])
+    # A client id may start with a minus sign, which a spreadsheet reads as a formula, as it does "=".
+    ack = phone.emit("note", {"question_id": qid, "client_id": "-1-1-1-1-1", "text": "=HYPERLINK(\"http://x\")"},
+                     namespace=PHONE, callback=True)
+    assert ack["ok"]
+    rows = list(csv.reader(io.StringIO(client.get(f"/sessions/{cafe['id']}/questions/{qid}/audit.csv").get_data(as_text=True))))
+    (row,) = [row for row in rows if len(row) > 5 and row[2] == "note"]
+    assert row[5] == "'-1-1-1-1-1" and row[7] == "'=HYPERLINK(\"http://x\")" and row[1] == ack["receipt"]
