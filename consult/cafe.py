@@ -9,6 +9,7 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from . import audit
 from .extensions import db
 from .models import CafeTable, HostSummary, Note, NoteEdit, Participant, Question, Vote, new_host_token, utcnow
 from .rules import MALFORMED, NOTE_KINDS, Invalid, as_id, client_id, grid_cell, note_text, question_in, round_number
@@ -142,6 +143,10 @@ def host_note(table, payload):
     note = Note(question_id=question.id, table_id=table.id, round=table.session.current_round, author=HOST,
                 client_id=made, text=text, status="visible", row_id=row_id, horizon_id=horizon_id)
     db.session.add(note)
+    db.session.flush()  # its id, for the trail
+    audit.append([{"session_id": table.session_id, "question_id": question.id, "kind": "note", "client_id": made,
+                   "participant_id": None, "target_id": note.id, "value": text, "detail": "visible",
+                   "by": f"host:{table.name}"[:80], "receipt": None, "at": utcnow()}])
     return note, True
 
 
@@ -150,6 +155,7 @@ def edit_note(note, text, by):
     text = note_text(note.question, text)
     if text != note.text:
         _log(note, "edit", by)
+        audit.note_changed(note, "edit", by, text)
         note.text = text
         note.updated_at = utcnow()
     return note
@@ -165,6 +171,7 @@ def moderate(note, action, by):
         raise Invalid("Unknown action.")
     if note.status != status:
         _log(note, action, by)
+        audit.note_changed(note, action, by)
         note.status = status
         note.updated_at = utcnow()
     return note
@@ -177,14 +184,17 @@ def move_note(note, row_id, horizon_id, by):
     row_id, horizon_id = grid_cell(note.question, {"row_id": row_id, "horizon_id": horizon_id})
     if (note.row_id, note.horizon_id) != (row_id, horizon_id):
         _log(note, "move", by)
+        audit.note_changed(note, "move", by, f"row {row_id}, horizon {horizon_id}")
         note.row_id, note.horizon_id = row_id, horizon_id
         note.updated_at = utcnow()
     return note
 
 
-def highlight(note, on):
+def highlight(note, on, by=""):
     if not isinstance(on, bool):
         raise Invalid(MALFORMED)
+    if note.highlight != on:
+        audit.note_changed(note, "highlight" if on else "unhighlight", by)
     note.highlight = on
     note.updated_at = utcnow()
     return note
@@ -199,6 +209,7 @@ def merge(target, sources, by):
             raise Invalid("That note is itself merged into another.")
     for source in sources:
         _log(source, "merge", by)
+        audit.note_changed(source, "merge", by, str(target.id))
         for child in db.session.scalars(select(Note).filter_by(merged_into_id=source.id)):
             child.merged_into_id = target.id  # keep merges one level deep
         source.merged_into_id = target.id
@@ -211,6 +222,7 @@ def merge(target, sources, by):
 def unmerge(note, by):
     if note.merged_into_id is not None:
         _log(note, "unmerge", by)
+        audit.note_changed(note, "unmerge", by)
         note.merged_into_id = None
         note.updated_at = utcnow()
     return note

@@ -27,8 +27,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import aliased
 
 from .extensions import db
-from .models import Dot, Note, Participant, Question, utcnow
-from . import rules
+from .models import AuditEntry, Dot, Note, Participant, Question, utcnow
+from . import audit, rules
 from .rules import MALFORMED, Invalid, as_id, question_in
 
 MAX_DOTS = 20
@@ -61,10 +61,14 @@ def set_dots(session, question_id, action, dots=None):
         if dots < most:
             raise Invalid(f"Someone has placed {most} dots already: give each person at least {most} dots.")
         question.dots = dots
+        if not question.dots_open:
+            audit.question_changed(question, "dots-open", value=str(dots))
         question.dots_open = True
         question.is_open = False  # no new notes while people prioritise: everyone sees the same list
         session.current_question = question
     else:
+        if question.dots_open:
+            audit.question_changed(question, "dots-close")
         question.dots_open = False
     return question
 
@@ -193,18 +197,22 @@ def record_dots(items):
             out[i] = error
     if not parsed:
         return out
-    known = {c: (dot_id, pid) for c, dot_id, pid in db.session.execute(
-        select(Dot.client_id, Dot.id, Dot.participant_id).where(Dot.client_id.in_({p[3] for p in parsed}))
+    # The trail, not the dots: a dot taken back is no longer a row, and its placement resent later
+    # must not put it back.
+    seen = {c: (dot_id, pid, receipt) for c, dot_id, pid, receipt in db.session.execute(
+        select(AuditEntry.client_id, AuditEntry.target_id, AuditEntry.participant_id, AuditEntry.receipt)
+        .where(AuditEntry.kind == "dot", AuditEntry.client_id.in_({p[3] for p in parsed}))
     )}
+    standing = audit.still_standing("dot", seen) if seen else set()
     note_ids = {as_id(p[2].get("note_id")) for p in parsed} - {None}
     notes = {n.id: n for n in db.session.execute(
         select(Note.id, Note.question_id, Note.status, Note.merged_into_id).where(Note.id.in_(note_ids))
     )} if note_ids else {}
     questions, checked, first, repeats = {}, [], {}, []
     for i, who, payload, client_id in parsed:
-        if client_id in known:
-            dot_id, pid = known[client_id]
-            out[i] = (dot_id, False) if pid == who.id else Invalid(MALFORMED)
+        if client_id in seen:
+            dot_id, pid, receipt = seen[client_id]
+            out[i] = audit.Done(dot_id, False, receipt, client_id in standing) if pid == who.id else Invalid(MALFORMED)
         elif client_id in first:  # the same dot twice in one batch: the second is its retry
             repeats.append((i, client_id))
         else:
@@ -237,11 +245,15 @@ def record_dots(items):
             ids = rules.insert_rows(Dot, [
                 {"question_id": q.id, "note_id": n, "participant_id": who.id, "client_id": c, "created_at": now}
                 for _, who, q, n, c in fresh])
-            for i, _, _, _, client_id in fresh:
-                out[i] = (ids[client_id], True)
+            codes = audit.receipts(len(fresh))
+            audit.append([{"session_id": who.session_id, "question_id": q.id, "kind": "dot", "client_id": c,
+                           "participant_id": who.id, "target_id": ids[c], "value": str(n), "detail": "", "by": "",
+                           "receipt": code, "at": now} for (_, who, q, n, c), code in zip(fresh, codes)])
+            for (i, _, _, _, client_id), code in zip(fresh, codes):
+                out[i] = audit.Done(ids[client_id], True, code)
     for i, client_id in repeats:
         earlier = out[first[client_id]]
-        out[i] = (earlier[0], False) if isinstance(earlier, tuple) else earlier
+        out[i] = audit.Done(earlier[0], False, earlier.receipt) if isinstance(earlier, tuple) else earlier
     return out
 
 
@@ -275,6 +287,11 @@ def take_back(who, payload):
         raise Invalid("Dot-voting is closed: your dots stay where they are.")
     if dot is None:
         raise Invalid("You have no dot on that note to take back.")
-    taken = dot.id
-    db.session.execute(delete(Dot).where(Dot.id == taken))
-    return taken, True
+    taken, made, note_id = dot.id, dot.client_id, dot.note_id
+    if not db.session.execute(delete(Dot).where(Dot.id == taken)).rowcount:
+        return taken, False  # taken back meanwhile, by the same request sent twice
+    (code,) = audit.receipts(1)
+    audit.append([{"session_id": who.session_id, "question_id": question.id, "kind": "undot", "client_id": made,
+                   "participant_id": who.id, "target_id": taken, "value": str(note_id), "detail": "", "by": "",
+                   "receipt": code, "at": utcnow()}])
+    return audit.Done(taken, True, code)

@@ -16,7 +16,7 @@ import time
 from flask import current_app
 from sqlalchemy import func, select
 
-from . import cafe, dots, shared
+from . import audit, cafe, dots, shared
 from .batch import Writer
 from .extensions import db
 from .models import CafeSession, CafeTable, HostSummary, Note, Participant, Vote
@@ -170,6 +170,9 @@ def phone_state(session, participant=None):
             "value": vote.value,
             "client_id": vote.client_id,
         }
+    codes = audit.receipts_of("vote", [a["client_id"] for a in answers.values()])
+    for answer in answers.values():  # the receipt of each answer that counts, shown beside it
+        answer["receipt"] = audit.shown(codes.get(answer["client_id"]))
     notes = {}
     for note in db.session.scalars(select(Note).filter_by(participant_id=pid).order_by(Note.id)) if pid else ():
         notes.setdefault(note.question_id, []).append(

@@ -322,6 +322,43 @@ class NoteEdit(db.Model):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class AuditEntry(db.Model):
+    """One line of the session's audit trail: an answer given, or a change made to one.
+
+    Appended in the transaction that makes the change and never updated or deleted by consult
+    (it goes only with its question or its whole session). An answer's entry keeps the id its
+    phone made (client_id): one entry per kind and client id, so a retry, however late, is
+    recognised as what it was and never applied again; and the receipt code the phone was given.
+    """
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (
+        UniqueConstraint("kind", "client_id", name="uq_audit_client_id"),
+        UniqueConstraint("session_id", "receipt", name="uq_audit_receipt"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # No index of its own: uq_audit_receipt (session_id, receipt) serves it, and every index costs the burst.
+    session_id: Mapped[int] = mapped_column(ForeignKey("cafe_session.id", ondelete="CASCADE"))
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"), index=True)
+    # vote, note, dot, undot (answers); edit, hide, restore, approve, highlight, unhighlight, merge,
+    # unmerge, move (changes to notes); open, close, dots-open, dots-close, deleted (questions)
+    kind: Mapped[str] = mapped_column(String(12))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    # Pseudonymous: the participant's number, never their token.
+    participant_id: Mapped[int | None]
+    # The row the entry is about: the vote, note or dot.
+    target_id: Mapped[int | None]
+    # The answer (a vote's option ids "3,5" or scale value, a note's text, the note a dot is on) or
+    # what a change set (a note's new text, the note merged into, a milestone's new cell).
+    value: Mapped[str] = mapped_column(Text, default="")
+    # A new note's status (visible, pending, held); "carried over" for answers that predate the log.
+    detail: Mapped[str] = mapped_column(String(40), default="")
+    by: Mapped[str] = mapped_column(String(80), default="")
+    receipt: Mapped[str | None] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class HostSummary(db.Model):
     """A table host's summary of their table's discussion of one question in one round."""
 

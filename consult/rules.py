@@ -8,6 +8,8 @@ import re
 from typing import NamedTuple
 
 from sqlalchemy import delete, func, insert, select, update
+
+from . import audit
 from .extensions import db
 from .models import (
     CODE_ALPHABET,
@@ -319,22 +321,6 @@ def _rounds(checked, key):
         checked = rest
 
 
-def _known(model, round_, out):
-    """Settle items whose client id is stored already (a retry); return the others."""
-    rows = db.session.execute(
-        select(model.client_id, model.id, model.participant_id).where(model.client_id.in_([c.client_id for c in round_]))
-    ).all()
-    known = {client_id: (row_id, pid) for client_id, row_id, pid in rows}
-    fresh = []
-    for c in round_:
-        if c.client_id in known:
-            row_id, pid = known[c.client_id]
-            out[c.index] = (row_id, False) if pid == c.who.id else Invalid(MALFORMED)
-        else:
-            fresh.append(c)
-    return fresh
-
-
 def _seats(checked):
     """{participant id: table id} of the people answering, as the database has it now."""
     people = {c.who.id for c in checked}
@@ -358,9 +344,11 @@ def insert_rows(model, rows):
 def record_votes(items):
     """Record or change the votes in items, [(who, payload)], in the open transaction.
 
-    The caller commits. Returns, per item, (vote id, changed) or the Invalid it broke. A retry
-    with a client id already stored changes nothing; a later vote replaces an earlier one.
-    A handful of statements per call, however many votes: this is the hot path of a burst.
+    The caller commits. Returns, per item, audit.Done (vote id, changed; its receipt) or the
+    Invalid it broke. Each vote is appended to the audit trail. A client id the trail holds
+    already is a retry, however late: it changes nothing (a resent earlier vote never undoes a
+    later one). A later vote replaces an earlier one. A handful of statements per call,
+    however many votes: this is the hot path of a burst.
     """
     out, checked, questions = [None] * len(items), [], {}
     for i, (who, payload) in enumerate(items):
@@ -370,7 +358,7 @@ def record_votes(items):
             out[i] = error
     now, seats = utcnow(), _seats(checked)
     for round_ in _rounds(checked, key=lambda c: (c.question_id, c.who.id)):
-        fresh = _known(Vote, round_, out)
+        fresh = audit.known("vote", round_, out)
         if not fresh:
             continue
         rows = db.session.execute(
@@ -400,15 +388,18 @@ def record_votes(items):
         choices = [{"vote_id": ids[c.client_id], "option_id": o} for c in fresh for o in c.chosen]
         if choices:
             db.session.execute(insert(VoteChoice), choices)
-        for c in fresh:
-            out[c.index] = (ids[c.client_id], True)
+        codes = audit.receipts(len(fresh))
+        audit.append([audit.answered("vote", c, ids[c.client_id], audit.vote_value(c.chosen, c.value), code, now)
+                      for c, code in zip(fresh, codes)])
+        for c, code in zip(fresh, codes):
+            out[c.index] = audit.Done(ids[c.client_id], True, code)
     return out
 
 
 def record_notes(items):
     """Add the notes in items, [(who, payload)], in the open transaction; the caller commits.
 
-    Returns, per item, (note id, created) or the Invalid it broke.
+    Returns, per item, audit.Done (note id, created; its receipt) or the Invalid it broke.
     """
     out, checked, questions = [None] * len(items), [], {}
     for i, (who, payload) in enumerate(items):
@@ -418,14 +409,17 @@ def record_notes(items):
             out[i] = error
     now, seats = utcnow(), _seats(checked)
     for round_ in _rounds(checked, key=lambda c: None):
-        fresh = _known(Note, round_, out)
+        fresh = audit.known("note", round_, out)
         if fresh:
             ids = insert_rows(Note, [
                 {"question_id": c.question_id, "participant_id": c.who.id, "client_id": c.client_id,
                  "text": c.text, "created_at": now, "table_id": seats.get(c.who.id), "round": c.round,
                  "status": c.status, "row_id": c.row_id, "horizon_id": c.horizon_id} for c in fresh])
-            for c in fresh:
-                out[c.index] = (ids[c.client_id], True)
+            codes = audit.receipts(len(fresh))
+            audit.append([audit.answered("note", c, ids[c.client_id], c.text, code, now, detail=c.status)
+                          for c, code in zip(fresh, codes)])
+            for c, code in zip(fresh, codes):
+                out[c.index] = audit.Done(ids[c.client_id], True, code)
     return out
 
 
@@ -436,6 +430,8 @@ def control(session, action, question_id):
     if action not in CONTROL_ACTIONS:
         raise Invalid("Unknown action.")
     question = question_in(session.id, question_id, digits=True)
+    if action in ("open", "close") and question.is_open != (action == "open"):
+        audit.question_changed(question, action)
     if action == "open":
         question.is_open = True
         question.dots_open = False  # taking notes again ends dot-voting (consult/dots.py); the dots are kept

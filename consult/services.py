@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import cafe, dots, framework, live, pictures, rules, starters, transfer
+from . import audit, cafe, dots, framework, live, pictures, rules, starters, transfer
 from .extensions import db
 from .models import CafeSession, Facilitator, Note, Participant
 
@@ -101,6 +101,11 @@ def answered(items):
         if changed:
             sessions.add(item.who.session_id)
         ack = {"ok": True, "id": item_id}
+        receipt = getattr(item.result, "receipt", None)
+        if receipt:  # the code the phone shows after "counted", for the person to note down
+            ack["receipt"] = audit.shown(receipt)
+        if not getattr(item.result, "current", True):
+            ack["current"] = False  # a late retry of an answer replaced since (or a dot taken back)
         if item.kind == "note":
             status, table_id, question_id = about[item_id]
             ack["status"] = status  # visible, pending, held or hidden: whether the note shows yet
@@ -120,12 +125,13 @@ def take_back_dot(who, payload):
     """{question_id, dot_id} (or note_id): the ack for taking a dot back."""
     try:
         with change() as then:
-            dot_id, taken = dots.take_back(who, payload)
-            if taken:
+            done = dots.take_back(who, payload)
+            if done[1]:
                 then(live.touch, who.session_id)
     except rules.Invalid as error:
         return {"ok": False, "error": str(error), **_my_dots(who, payload, "dot")}
-    return {"ok": True, "id": dot_id, "taken": taken, **_my_dots(who, payload, "dot")}
+    receipt = {"receipt": audit.shown(done.receipt)} if getattr(done, "receipt", None) else {}
+    return {"ok": True, "id": done[0], "taken": done[1], **receipt, **_my_dots(who, payload, "dot")}
 
 
 def _my_dots(who, payload, kind):
@@ -170,16 +176,16 @@ def moderate(note, action, by):
     table's host screens and the control page hear of it."""
     with change() as then:
         if action in ("highlight", "unhighlight"):
-            cafe.highlight(note, action == "highlight")
+            cafe.highlight(note, action == "highlight", by)
         else:
             cafe.moderate(note, action, by)
         then(live.note_changed, note)
     return note
 
 
-def highlight(note, on):
+def highlight(note, on, by=""):
     with change() as then:
-        cafe.highlight(note, on)
+        cafe.highlight(note, on, by)
         then(live.note_changed, note)
     return note
 
@@ -361,6 +367,7 @@ def delete_question(session, question):
     was_current = question is session.current_question
     names = pictures.names_of([question])
     with change() as then:
+        audit.question_deleted(question)
         session.questions.remove(question)
         db.session.delete(question)
         for n, q in enumerate(session.questions):
@@ -381,6 +388,8 @@ def import_session(data, owner_id):
     """A new session from a file that `consult export --format json` wrote."""
     with change():
         session = transfer.import_session(data, owner_id)
+        db.session.flush()
+        audit.carry_over(session)  # the imported answers start its trail, so its totals still add up
     return session
 
 

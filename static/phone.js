@@ -135,8 +135,14 @@
     var q = item.data.question_id;
     if (result.ok) {
       if (item.event === "vote") {
-        state.answers[q] = { choices: item.data.choices || [], value: item.data.value, client_id: item.data.client_id };
-        say("✓ Your answer counted. You can change it until the question closes.", "ok");
+        if (result.current === false) {
+          // A late copy of an answer this phone has since changed: counted then, replaced since.
+          say("✓ That earlier answer was counted before; your later answer is the one that counts.", "ok");
+        } else {
+          state.answers[q] = { choices: item.data.choices || [], value: item.data.value, client_id: item.data.client_id,
+                               receipt: result.receipt || "" };
+          say("✓ Your answer counted." + receiptText(result) + " You can change it until the question closes.", "ok");
+        }
       } else {
         var status = result.status || "visible";
         var list = (state.notes[q] = state.notes[q] || []);
@@ -147,13 +153,13 @@
         var grid = state.question && state.question.id === q && state.question.kind === "trajectory" ? state.question : null;
         if (grid && item.data.horizon_id) {
           var where = cellName(grid, item.data.row_id, item.data.horizon_id);
-          if (status === "visible") say("✓ Your milestone was posted in " + where + ". You can add another.", "ok");
-          else if (status === "hidden") say("✓ Your milestone was received.", "ok");
-          else say("✓ Your milestone was received; it will show once the facilitator approves it.", "ok");
-        } else if (status === "visible") say("✓ Your note was posted. You can add another.", "ok");
-        else if (status === "hidden") say("✓ Your note was received.", "ok");
+          if (status === "visible") say("✓ Your milestone was posted in " + where + "." + receiptText(result) + " You can add another.", "ok");
+          else if (status === "hidden") say("✓ Your milestone was received." + receiptText(result), "ok");
+          else say("✓ Your milestone was received; it will show once the facilitator approves it." + receiptText(result), "ok");
+        } else if (status === "visible") say("✓ Your note was posted." + receiptText(result) + " You can add another.", "ok");
+        else if (status === "hidden") say("✓ Your note was received." + receiptText(result), "ok");
         // Pending approval, or held for a look: either way it waits for the facilitator.
-        else say("✓ Your note was received; it will show once the facilitator approves it.", "ok");
+        else say("✓ Your note was received; it will show once the facilitator approves it." + receiptText(result), "ok");
       }
     } else {
       if (item.event === "note") keepRefused(q, item.data.text);
@@ -170,6 +176,10 @@
     } else if (!drafts[q] || drafts[q].indexOf(text) === -1) {
       drafts[q] = drafts[q] && drafts[q].trim() ? text + "\n" + drafts[q] : text;
     }
+  }
+  // The receipt of a counted answer, for the person to note down: the facilitator can confirm it was counted.
+  function receiptText(result) {
+    return result && result.receipt ? " Receipt " + result.receipt + "." : "";
   }
   function send(item, quiet) {
     if (!quiet) say("Sending…", "busy");
@@ -284,7 +294,15 @@
         else submit("vote", { question_id: q.id, choices: picked });
       });
     }
-    if (mine) form.appendChild(el("p", { className: "counted" }, "✓ Your answer is counted: " + describe(q, mine) + "."));
+    if (mine) {
+      var counted = el("p", { className: "counted" }, "✓ Your answer is counted: " + describe(q, mine) + ".");
+      if (mine.receipt) {
+        counted.appendChild(document.createTextNode(" Receipt "));
+        counted.appendChild(el("strong", { className: "receipt" }, mine.receipt));
+        counted.appendChild(document.createTextNode("."));
+      }
+      form.appendChild(counted);
+    }
     addPicture(form, q);
     section.appendChild(form);
     var area2 = document.getElementById("note");
@@ -599,9 +617,10 @@
     var what = n ? shortText(n.text) : "";
     var left = here ? " " + leftText(dotsLeft(q)) + "." : "";
     if (!result.ok) say(result.error || "That was not saved.", "error");
-    else if (item.event === "dot") say("✓ Dot added" + (what && " to " + what) + "." + left, "ok");
+    else if (item.event === "dot" && result.current === false) say("That dot was taken back since: it stays off." + left, "ok");
+    else if (item.event === "dot") say("✓ Dot added" + (what && " to " + what) + "." + left + receiptText(result), "ok");
     else if (result.taken === false) say("✓ That dot was already taken back." + left, "ok");
-    else say("✓ Dot taken back" + (what && " from " + what) + "." + left, "ok");
+    else say("✓ Dot taken back" + (what && " from " + what) + "." + left + receiptText(result), "ok");
     if (here) drawDots(q);
   }
   var dotsNews = null;  // the question whose dot-voting just opened: the phone says so as it shows it

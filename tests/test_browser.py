@@ -186,7 +186,8 @@ def test_phone_votes_and_projector_shows_it_live(live, new_context):
     expect(phone.get_by_label("Yes", exact=True)).to_be_checked()
     phone.get_by_role("button", name="Send my answer").click()
     expect(phone.locator("#feedback")).to_contain_text("Your answer counted")
-    expect(phone.locator(".counted")).to_have_text("✓ Your answer is counted: Yes.")
+    # With the receipt the facilitator can look up, for the person to note down.
+    expect(phone.locator(".counted")).to_have_text(re.compile(r"^✓ Your answer is counted: Yes\. Receipt [A-Z2-9]{4}-[A-Z2-9]{4}\.$"))
     expect(phone.get_by_role("button", name="Change my answer")).to_be_visible()
 
     # The projector shows the vote without a reload.

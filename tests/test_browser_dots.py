@@ -36,6 +36,11 @@ def post_notes(live, texts):
         assert r.json()["ok"], r.text
 
 
+def receipted(message):
+    """A confirmation on the phone, ending with the receipt of the dot placed or taken back."""
+    return re.compile("^" + re.escape(message) + r" Receipt [A-Z2-9]{4}-[A-Z2-9]{4}\.$")
+
+
 def query(live, sql):
     with sqlite3.connect(live.server.instance / "consult.db") as db:
         return db.execute(sql).fetchall()
@@ -88,14 +93,14 @@ def test_facilitator_opens_dots_phone_places_them_projector_ranks_live(live, new
     # Two dots on Jobs (they stack), one on Buses; each confirmed in words, the focus staying on the button.
     add_jobs = phone.get_by_role("button", name=f"Add a dot to: {JOBS}")
     add_jobs.click()
-    expect(phone.locator("#feedback")).to_have_text(f"✓ Dot added to “{JOBS}”. You have 2 dots left.")
+    expect(phone.locator("#feedback")).to_have_text(receipted(f"✓ Dot added to “{JOBS}”. You have 2 dots left."))
     expect(add_jobs).to_be_focused()
     add_jobs.click()
     expect(left).to_have_text("You have 1 dot left.")
     jobs_card = phone.locator(".dot-note", has_text=JOBS)
     expect(jobs_card.locator(".dot-mine")).to_contain_text("Your dots here: 2")
     phone.get_by_role("button", name=f"Add a dot to: {BUSES}").click()
-    expect(phone.locator("#feedback")).to_have_text(f"✓ Dot added to “{BUSES}”. You have no dots left.")
+    expect(phone.locator("#feedback")).to_have_text(receipted(f"✓ Dot added to “{BUSES}”. You have no dots left."))
     expect(phone.locator("#feedback")).to_have_attribute("role", "status")
 
     # The projector ranks the notes live, with counts and bars.
@@ -116,7 +121,7 @@ def test_facilitator_opens_dots_phone_places_them_projector_ranks_live(live, new
     expect(phone.locator("#feedback")).to_have_attribute("role", "alert")
     # Taking one back from Jobs, and putting it on Parks instead.
     phone.get_by_role("button", name=f"Take back a dot from: {JOBS}").click()
-    expect(phone.locator("#feedback")).to_have_text(f"✓ Dot taken back from “{JOBS}”. You have 1 dot left.")
+    expect(phone.locator("#feedback")).to_have_text(receipted(f"✓ Dot taken back from “{JOBS}”. You have 1 dot left."))
     expect(jobs_card.locator(".dot-mine")).to_contain_text("Your dots here: 1")
     phone.get_by_role("button", name=f"Add a dot to: {PARKS}").click()
     expect(left).to_have_text("You have no dots left.")

@@ -115,7 +115,10 @@ def test_phone_scans_a_table_code_changes_table_and_posts(live, new_context):
 
     phone.get_by_label("Your note", exact=True).fill("Benches along the river path")
     phone.get_by_role("button", name="Post note").click()
-    expect(phone.locator("#feedback")).to_have_text("✓ Your note was posted. You can add another.")
+    expect(phone.locator("#feedback")).to_have_text(
+        re.compile(r"^✓ Your note was posted\. Receipt [A-Z2-9]{4}-[A-Z2-9]{4}\. You can add another\.$"))
+    (receipt,) = live.query("SELECT receipt FROM audit_entry WHERE kind = 'note' AND value = ?", "Benches along the river path")[0]
+    expect(phone.locator("#feedback")).to_contain_text(f"Receipt {receipt[:4]}-{receipt[4:]}.")
     expect(phone.locator("#mine-list li")).to_have_text(["Benches along the river path"])
     assert live.query("SELECT table_id, round FROM note WHERE text = ?", "Benches along the river path") == [
         (ids[TABLES[2]], 1)
@@ -163,8 +166,8 @@ def test_small_phone_picker_and_note_status(live, new_context):
     # Under pre-moderation the note waits, and the phone says so in plain words.
     phone.get_by_label("Your note", exact=True).fill("More seats near the entrance")
     phone.get_by_role("button", name="Post note").click()
-    expect(phone.locator("#feedback")).to_have_text(
-        "✓ Your note was received; it will show once the facilitator approves it.")
+    expect(phone.locator("#feedback")).to_have_text(re.compile(
+        r"^✓ Your note was received; it will show once the facilitator approves it\. Receipt [A-Z2-9]{4}-[A-Z2-9]{4}\.$"))
     expect(phone.locator("#mine-list li .note-status")).to_have_text(["Waiting for approval by the facilitator"])
     assert_fits(phone)
     assert live.query("SELECT table_id, status FROM note") == [(ids[TABLES[2]], "pending")]

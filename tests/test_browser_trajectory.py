@@ -7,6 +7,7 @@ The grid question is made with consult.rules in a subprocess on the same instanc
 is read straight from the instance's SQLite database.
 """
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -113,8 +114,9 @@ def test_phone_posts_a_milestone_into_a_cell_and_the_projector_shows_it_there(li
     expect(phone.locator("#cell-now")).to_have_text(f"Your milestone goes in: {ROWS[1]} · Emerging (~ 6 - 24 months)")
     phone.get_by_label("Your milestone", exact=True).fill("A city-wide inclusion charter signed by 50 employers")
     phone.get_by_role("button", name="Post milestone").click()
-    expect(phone.locator("#feedback")).to_have_text(
-        f"✓ Your milestone was posted in {ROWS[1]} · Emerging (~ 6 - 24 months). You can add another.")
+    expect(phone.locator("#feedback")).to_have_text(re.compile(
+        "^" + re.escape(f"✓ Your milestone was posted in {ROWS[1]} · Emerging (~ 6 - 24 months). Receipt ")
+        + r"[A-Z2-9]{4}-[A-Z2-9]{4}\. You can add another\.$"))
     expect(phone.locator("#mine-h")).to_have_text("Your milestones")
     expect(phone.locator("#mine-list .note-text")).to_have_text(["A city-wide inclusion charter signed by 50 employers"])
     expect(phone.locator("#mine-list .note-cell")).to_have_text([f"In: {ROWS[1]} · Emerging (~ 6 - 24 months)"])

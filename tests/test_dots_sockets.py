@@ -120,7 +120,8 @@ def test_phone_dots_acks_limit_retry_and_take_back(app, room):
     assert len(full["mine"]) == 2 and full["left"] == 0  # the phone sees what it really has
     # Taking back by dot id, twice (a retry), then by note.
     back = emit(ann, "undot", {"question_id": room["q"], "dot_id": first["id"]})
-    assert back == {"ok": True, "id": first["id"], "taken": True, "mine": [second["mine"][1]], "left": 1}
+    assert back == {"ok": True, "id": first["id"], "taken": True, "receipt": back["receipt"], "mine": [second["mine"][1]],
+                    "left": 1}
     assert emit(ann, "undot", {"question_id": room["q"], "dot_id": first["id"]})["taken"] is False
     back = emit(ann, "undot", {"question_id": room["q"], "note_id": jobs})
     assert back["ok"] and back["id"] == second["id"] and back["mine"] == [] and back["left"] == 2

@@ -730,12 +730,14 @@ def test_vote_json(app, cafe, phone):
     again = phone.post(f"/j/{cafe['code']}/vote", json=payload)
     assert again.json == r.json
     changed = phone.post(f"/j/{cafe['code']}/vote", json={**payload, "client_id": "vote-000002", "choices": [green]})
-    assert changed.json == r.json  # the same vote, changed in place
+    assert changed.json["id"] == r.json["id"]  # the same vote, changed in place, with a receipt of its own
+    assert changed.json["receipt"] != r.json["receipt"]
     with app.app_context():
         vote = db.session.query(Vote).one()
         assert [c.option_id for c in vote.choices] == [green]
     state = phone.get(f"/j/{cafe['code']}/state.json").json
-    assert state["answers"] == {str(qid): {"choices": [green], "value": None, "client_id": "vote-000002"}}
+    assert state["answers"] == {str(qid): {"choices": [green], "value": None, "client_id": "vote-000002",
+                                           "receipt": changed.json["receipt"]}}
 
 
 def test_note_json(app, cafe, phone):

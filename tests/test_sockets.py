@@ -136,8 +136,9 @@ def test_reconnect_gets_full_snapshot_with_own_answers(app, cafe, ids):
     (state,) = events(sock, "state", PHONE)
     assert state["question"]["id"] == ids["choice"]
     assert state["answers"] == {
-        str(ids["choice"]): {"choices": [red], "value": None, "client_id": "vote-0000001"},
-        str(ids["scale"]): {"choices": [], "value": 4, "client_id": "vote-0000002"},
+        # The receipt each answer's ack gave, shown beside it again after a reload.
+        str(ids["choice"]): {"choices": [red], "value": None, "client_id": "vote-0000001", "receipt": vote_ack["receipt"]},
+        str(ids["scale"]): {"choices": [], "value": 4, "client_id": "vote-0000002", "receipt": scale_ack["receipt"]},
     }
     assert state["notes"] == {str(ids["notes"]): [
         {"id": notes[0]["id"], "text": "Idea 1", "client_id": "note-0000001", "status": "visible"},
@@ -155,14 +156,15 @@ def test_vote_ack_and_idempotent_retry(app, phone, ids):
     red, green, _ = ids["choice_opts"]
     data = {"question_id": ids["choice"], "client_id": "vote-0000001", "choices": [red]}
     ack = vote(phone, data)
-    assert ack == {"ok": True, "id": ack["id"]} and isinstance(ack["id"], int)
-    assert vote(phone, data) == ack
+    assert ack == {"ok": True, "id": ack["id"], "receipt": ack["receipt"]} and isinstance(ack["id"], int)
+    assert vote(phone, data) == ack  # the same receipt: it is the same answer
     assert vote(phone, {**data, "choices": [green]}) == ack  # a retry with the same id changes nothing
     with app.app_context():
         (row,) = db.session.query(Vote).all()
         assert [c.option_id for c in row.choices] == [red]
     # A new submission changes the one vote in place.
-    assert vote(phone, {**data, "client_id": "vote-0000002", "choices": [green]}) == ack
+    changed = vote(phone, {**data, "client_id": "vote-0000002", "choices": [green]})
+    assert changed["ok"] and changed["id"] == ack["id"] and changed["receipt"] != ack["receipt"]
     with app.app_context():
         (row,) = db.session.query(Vote).all()
         assert [c.option_id for c in row.choices] == [green]
@@ -276,7 +278,7 @@ def test_client_id_of_another_phone_is_refused(app, cafe, phone, ids):
 def test_note_ack_and_idempotent_retry(app, phone, ids):
     data = {"question_id": ids["notes"], "client_id": "note-0000001", "text": "  Safer crossings  "}
     ack = note(phone, data)
-    assert ack == {"ok": True, "id": ack["id"], "status": "visible"} and isinstance(ack["id"], int)
+    assert ack == {"ok": True, "id": ack["id"], "status": "visible", "receipt": ack["receipt"]} and isinstance(ack["id"], int)
     assert note(phone, data) == ack
     assert note(phone, {**data, "text": "Changed on retry"}) == ack
     with app.app_context():
@@ -324,11 +326,12 @@ def test_note_at_the_limit_counts_characters_not_bytes(app, phone, ids):
 # -- the phone's state event -----------------------------------------------------------
 
 def test_state_event_returns_a_snapshot(app, phone, ids):
-    vote(phone, {"question_id": ids["scale"], "client_id": "vote-0000009", "value": 2})
+    counted = vote(phone, {"question_id": ids["scale"], "client_id": "vote-0000009", "value": 2})
     ack = phone.emit("state", namespace=PHONE, callback=True)
     assert ack["ok"] is True
     assert ack["state"]["question"]["id"] == ids["choice"]
-    assert ack["state"]["answers"] == {str(ids["scale"]): {"choices": [], "value": 2, "client_id": "vote-0000009"}}
+    assert ack["state"]["answers"] == {str(ids["scale"]): {"choices": [], "value": 2, "client_id": "vote-0000009",
+                                                          "receipt": counted["receipt"]}}
     # Whatever arguments come with it.
     assert phone.emit("state", {"junk": [1, 2]}, "more", namespace=PHONE, callback=True)["ok"] is True
 

@@ -359,7 +359,7 @@ def test_the_phone_gets_the_grid_and_posts_into_a_cell(app, client, world):
     row, horizon = world["rows"][1], world["horizons"][2]
     ack = ask(phone, "note", {"question_id": world["grid_q"], "client_id": cid(), "text": "Skills hub open",
                               "row_id": row, "horizon_id": horizon}, PHONE)
-    assert ack == {"ok": True, "id": ack["id"], "status": "visible"}
+    assert ack == {"ok": True, "id": ack["id"], "status": "visible", "receipt": ack["receipt"]}
     pushed = events(control, "state", SCREEN)[-1]["results"]
     assert cell_texts(pushed) == {("Skills for young people", "Sustaining"): ["Skills hub open"]}
     # On reconnecting, the phone's own milestones come back with their cells.

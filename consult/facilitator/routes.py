@@ -3,7 +3,7 @@ from flask import Response, abort, flash, jsonify, redirect, render_template, re
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import cafe, limits, live, pictures, rules, services, starters
+from .. import audit, cafe, limits, live, pictures, rules, services, starters
 from ..extensions import db
 from ..forms import ModerationForm, NewSessionForm, QuestionForm, SessionForm, TablesForm
 from ..models import KINDS, CafeSession
@@ -365,3 +365,35 @@ def dots_(session_id):
         else:
             flash("Dot-voting is closed. The ranking stays on the projector and goes into the write-up.")
     return redirect(url_for(".control", session_id=session.id))
+
+
+# -- the audit trail --------------------------------------------------------------------
+
+@bp.route("/<int:session_id>/receipts")
+@login_required
+def receipts(session_id):
+    """Look a participant's receipt up: counted, when, for which question, and whether it still
+    stands; never what they answered. Also the questions' audit downloads."""
+    session = own_session(session_id)
+    raw = request.args.get("receipt", "")[:40]
+    found, problem = None, None
+    if raw.strip():
+        if audit.normalise(raw) is None:
+            problem = (f"A receipt is {audit.RECEIPT_LENGTH} letters and numbers, such as ABCD-EFGH: "
+                       "check it and try again.")
+        else:
+            found = audit.lookup(session, raw)
+            if found is None:
+                problem = "No answer in this session has that receipt. Check it with its owner and try again."
+    return render_template("facilitator/receipts.html", session=session, raw=raw, found=found, problem=problem)
+
+
+@bp.route("/<int:session_id>/questions/<int:question_id>/audit.csv")
+@login_required
+def audit_csv(session_id, question_id):
+    """Every entry of a question's audit trail, then its totals recomputed from the trail alone."""
+    session = own_session(session_id)
+    question = own_question(session, question_id)
+    return Response(audit.csv_text(question), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="audit-question-{question.position + 1}.csv"',
+                             "Cache-Control": "no-store"})

@@ -111,7 +111,7 @@ def moderate(table, data):
 @host_event("highlight")
 def highlight(table, data):
     """{note_id, on: true|false}."""
-    note = services.highlight(_note(table, data.get("note_id")), data.get("on"))
+    note = services.highlight(_note(table, data.get("note_id")), data.get("on"), by=_by(table))
     return {"ok": True, "note": cafe.note_data(note)}
 
 
