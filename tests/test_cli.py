@@ -164,3 +164,42 @@ def test_missing_optional_packages_say_what_to_install(tmp_path, monkeypatch):
     result = CliRunner().invoke(bench, ["--phones", "1"])
     assert result.exit_code == 1
     assert "consult bench needs aiohttp: pip install aiohttp" in result.output and "'.[bench]'" in result.output
+
+
+def test_upgrading_a_sqlite_database_keeps_every_row(tmp_path, monkeypatch):
+    # Batch mode rebuilds a SQLite table by copy, drop and rename: with foreign keys on, dropping
+    # the facilitator table once deleted every session, question and vote (ON DELETE CASCADE).
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    app = fresh_app(tmp_path, monkeypatch)
+    tables = ["facilitator", "cafe_session", "question", "option", "participant", "vote", "vote_choice", "note"]
+    with app.app_context():
+        upgrade(revision="7382bbcfb16c")  # the schema before this release's migrations
+        for sql in [
+            "INSERT INTO facilitator (id, email, password_hash, created_at) VALUES (1, 'a@b.c', 'x', '2026-01-01')",
+            "INSERT INTO cafe_session (id, owner_id, title, venue, description, join_code, current_round, moderation, "
+            "blocked_words, created_at) VALUES (1, 1, 'Old', '', '', 'ABCDEF', 0, 'post', '', '2026-01-01')",
+            "INSERT INTO question (id, session_id, position, kind, text, multiple, allow_unsure, scale_min, scale_max, "
+            "min_label, max_label, max_length, is_open, revealed, dots, dots_open, image_alt) "
+            "VALUES (1, 1, 0, 'choice', 'Pick', 0, 0, 1, 5, '', '', 280, 1, 1, 0, 0, ''), "
+            "(2, 1, 1, 'notes', 'Say', 0, 0, 1, 5, '', '', 280, 1, 1, 0, 0, '')",
+            "INSERT INTO option (id, question_id, position, text, image_alt) VALUES (1, 1, 0, 'A', ''), (2, 1, 1, 'B', '')",
+            "INSERT INTO participant (id, session_id, token, created_at) VALUES (1, 1, 'tok-1', '2026-01-01')",
+            "INSERT INTO vote (id, question_id, participant_id, client_id, round, created_at, updated_at) VALUES "
+            "(1, 1, 1, 'v-1', 0, '2026-01-01', '2026-01-01')",
+            "INSERT INTO vote_choice (vote_id, option_id) VALUES (1, 2)",
+            "INSERT INTO note (id, question_id, participant_id, client_id, text, status, round, created_at) VALUES "
+            "(1, 2, 1, 'n-1', 'Benches', 'visible', 0, '2026-01-01')",
+        ]:
+            db.session.execute(text(sql))
+        db.session.commit()
+        before = {t: db.session.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}
+        assert all(before.values()), before
+        upgrade()
+        after = {t: db.session.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}
+        assert after == before
+        # Foreign keys are on again for the app's own connections: a delete still cascades.
+        db.session.execute(text("DELETE FROM cafe_session"))
+        assert db.session.execute(text("SELECT count(*) FROM vote")).scalar() == 0
+        db.session.rollback()
