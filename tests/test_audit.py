@@ -1,10 +1,8 @@
 """The audit trail: late retries never undo a newer answer, receipts, their look-up, the audit download."""
 import csv
 import io
-import os
 import re
 
-import pytest
 from sqlalchemy import select, text
 
 from consult import audit, rules, services
@@ -384,7 +382,6 @@ def test_the_migration_carries_stored_answers_over(tmp_path, monkeypatch):
 
 # -- PostgreSQL ----------------------------------------------------------------------------
 
-@pytest.mark.skipif(not os.environ.get("CONSULT_TEST_POSTGRES"), reason="set CONSULT_TEST_POSTGRES to run on PostgreSQL")
 def test_late_retries_and_totals_on_postgres(pg_app):
     pg_app.config.update(CONSULT_BROADCAST_INTERVAL=0)
     cafe = busy_cafe(pg_app, make_facilitator(pg_app))

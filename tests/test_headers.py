@@ -41,7 +41,7 @@ def test_every_kind_of_page_has_the_headers(app, client, facilitator):
     with app.app_context():
         session = db.session.get(CafeSession, sid)
         services.set_tables(session, ["Oak"])
-        table_id, host_token = session.tables[0].id, session.tables[0].host_token
+        host_token = session.tables[0].host_token
         share_token = services.share(session) or db.session.get(CafeSession, sid).share_token
     phone, anonymous = app.test_client(), app.test_client()
     pages = {
