@@ -42,6 +42,7 @@ SETTINGS = {
     "LIMIT_VOTES": ("60 per minute", str),  # per phone
     "LIMIT_NOTES": ("30 per minute", str),
     "LIMIT_DOTS": ("60 per minute", str),
+    "LIMIT_TABLES": ("20 per minute", str),  # moves to another table
     "LIMIT_SOCKETS": (10, int),  # live connections open at once per device
     "LIMIT_SIGNIN_ACCOUNT": ("10 per 15 minutes", str),  # wrong passwords
     "LIMIT_SIGNIN_IP": ("50 per 15 minutes", str),

@@ -34,7 +34,8 @@ SIGN_IN = "Too many wrong passwords. For your account's safety, wait before you 
 JOINING = "This session link was opened very many times from here. Wait a moment, then reload the page"
 UPLOADS = "You have sent very many files. Wait a while before you send more"
 EXPORTS = "You have downloaded very many write-ups. Wait a moment, then try again"
-ANSWERS = {"vote": "CONSULT_LIMIT_VOTES", "note": "CONSULT_LIMIT_NOTES", "dot": "CONSULT_LIMIT_DOTS"}
+ANSWERS = {"vote": "CONSULT_LIMIT_VOTES", "note": "CONSULT_LIMIT_NOTES", "dot": "CONSULT_LIMIT_DOTS",
+           "table": "CONSULT_LIMIT_TABLES"}
 # A storage that fails (Redis gone) lets everything through; say so at most this often.
 WARN_EVERY = 60
 SWEEP_EVERY = 5  # seconds between sweeps of expired counts kept in memory

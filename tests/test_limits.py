@@ -20,6 +20,7 @@ LIMITS = {
     "CONSULT_LIMIT_NOTES": "3 per minute",
     "CONSULT_LIMIT_VOTES": "4 per minute",
     "CONSULT_LIMIT_DOTS": "4 per minute",
+    "CONSULT_LIMIT_TABLES": "3 per minute",
     "CONSULT_LIMIT_SOCKETS": 3,
     "CONSULT_LIMIT_SIGNIN_ACCOUNT": "3 per 15 minutes",
     "CONSULT_LIMIT_SIGNIN_IP": "5 per 15 minutes",
@@ -157,6 +158,32 @@ def test_dots_limited_per_phone(app, facilitator):
                       namespace=PHONE, callback=True) for n in range(5)]
     assert [a["ok"] for a in acks] == [True] * 4 + [False]
     assert acks[4]["error"] == SLOW
+
+
+def test_table_moves_limited_per_phone_over_socket_and_http(app, facilitator, clock):
+    from consult import services
+    from consult.models import CafeSession
+
+    cafe = make_cafe(app, facilitator)
+    with app.app_context():
+        tables = [t.id for t in services.set_tables(db.session.get(CafeSession, cafe["id"]), ["Oak", "Ash"])]
+    http, sock = phone(app, cafe["code"])
+    acks = [sock.emit("table", {"table_id": tables[n % 2]}, namespace=PHONE, callback=True) for n in range(3)]
+    assert [a["ok"] for a in acks] == [True] * 3
+    refused = sock.emit("table", {"table_id": tables[1]}, namespace=PHONE, callback=True)
+    assert refused["ok"] is False and refused["error"] == SLOW
+    # The same count by HTTP (the socket down), as JSON and as the picker's plain form.
+    r = http.post(f"/j/{cafe['code']}/table", json={"table_id": tables[1]})
+    assert r.status_code == 429 and r.json["error"] == SLOW and int(r.headers["Retry-After"]) > 0
+    page = http.post(f"/j/{cafe['code']}/table", data={"table_id": str(tables[1])}, follow_redirects=True)
+    assert SLOW in page.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(db.select(Participant.table_id)) == tables[0]  # the third move stands
+    # Another phone in the same room is not held back.
+    _, other = phone(app, cafe["code"])
+    assert other.emit("table", {"table_id": tables[1]}, namespace=PHONE, callback=True)["ok"]
+    clock.offset += 61
+    assert sock.emit("table", {"table_id": tables[1]}, namespace=PHONE, callback=True)["ok"]
 
 
 def test_sockets_per_device_are_capped(app, facilitator):

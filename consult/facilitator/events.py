@@ -54,6 +54,11 @@ def _watch(app):
     hub = app.extensions["consult"]
     while True:
         hub.socketio.sleep(WATCH_EVERY)
+        if not hub.accounts:  # no screen left: the next one to connect starts the checks again
+            hub.watching = False
+            if not hub.accounts:
+                return
+            hub.watching = True
         try:
             with app.app_context():
                 _end_stale(hub)

@@ -130,6 +130,9 @@ def table(data):
         return REJOIN
     # A missing table_id is malformed, not "no table": only an explicit null leaves the table.
     table_id = data.get("table_id", "?") if isinstance(data, dict) else "?"
+    refusal = limits.answer(current_app._get_current_object(), "table", who)
+    if refusal:
+        return refusal
     try:
         _, table_id = services.seat(cafe, who, table_id)
     except rules.Invalid as error:

@@ -140,6 +140,12 @@ def table(code):
     table_id = data.get("table_id", "?") if hasattr(data, "get") else "?"
     if table_id in ("", "none"):
         table_id = None
+    refusal = limits.answer(current_app._get_current_object(), "table", who)
+    if refusal:
+        if wants_json:
+            return limits.refused(refusal)
+        flash(refusal["error"], "error")
+        return redirect(url_for(".join", code=cafe.join_code))
     try:
         participant, table_id = services.seat(cafe, who, table_id)
     except rules.Invalid as error:
