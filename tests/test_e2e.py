@@ -209,18 +209,20 @@ def test_live_event_survives_a_hard_restart(server, peers):
 
     first_choice = [yes, no, no, unsure, yes]
     yesno_ids = [new_client_id() for _ in phones]
-    vote_ids = []
+    vote_ids, yesno_receipts = [], []
     for phone, choice, client_id in zip(phones, first_choice, yesno_ids):
         ack = ok(phone.call("vote", {"question_id": yesno_q, "client_id": client_id, "choices": [choice]}))
         vote_ids.append(ack["id"])
+        yesno_receipts.append(ack["receipt"])
     assert len(set(vote_ids)) == PHONES
     # Phone 2 changes its mind: a new submission, the same vote row.
     yesno_ids[2] = new_client_id()
     changed = ok(phones[2].call("vote", {"question_id": yesno_q, "client_id": yesno_ids[2], "choices": [yes]}))
-    assert changed["id"] == vote_ids[2]
-    # Phone 0 retries its vote (a lost ack): same client_id, no second vote.
+    assert changed["id"] == vote_ids[2] and changed["receipt"] != yesno_receipts[2]
+    yesno_receipts[2] = changed["receipt"]
+    # Phone 0 retries its vote (a lost ack): same client_id, no second vote, the same receipt.
     retried = ok(phones[0].call("vote", {"question_id": yesno_q, "client_id": yesno_ids[0], "choices": [yes]}))
-    assert retried["id"] == vote_ids[0]
+    assert retried["id"] == vote_ids[0] and retried["receipt"] == yesno_receipts[0]
     # Bad ballots are refused with a message for the person.
     refused(phones[1].call("vote", {"question_id": yesno_q, "client_id": new_client_id(), "choices": [yes, no]}),
             "only one")
@@ -262,8 +264,8 @@ def test_live_event_survives_a_hard_restart(server, peers):
     assert (scale["kind"], scale["scale_min"], scale["scale_max"]) == ("scale", 1, 5)
     values = [4, 5, 3, 4, 2]
     scale_ids = [new_client_id() for _ in phones]
-    for phone, value, client_id in zip(phones, values, scale_ids):
-        ok(phone.call("vote", {"question_id": scale_q, "client_id": client_id, "value": value}))
+    scale_receipts = [ok(phone.call("vote", {"question_id": scale_q, "client_id": client_id, "value": value}))["receipt"]
+                      for phone, value, client_id in zip(phones, values, scale_ids)]
     refused(phones[0].call("vote", {"question_id": scale_q, "client_id": new_client_id(), "value": 6}), "from 1 to 5")
     last_ack = time.monotonic()
     want_scale = {1: (0, 0.0), 2: (1, 20.0), 3: (1, 20.0), 4: (2, 40.0), 5: (1, 20.0)}
@@ -332,8 +334,11 @@ def test_live_event_survives_a_hard_restart(server, peers):
         _, state = reconnected(phone)
         assert state["question"]["id"] == other_notes_q
         answers = state["answers"]  # JSON object keys: question ids as strings
-        assert answers[str(yesno_q)] == {"choices": [final_yesno[i]], "value": None, "client_id": yesno_ids[i]}
-        assert answers[str(scale_q)] == {"choices": [], "value": values[i], "client_id": scale_ids[i]}
+        # Each with the receipt its phone was given when it counted, to show again after a reload.
+        assert answers[str(yesno_q)] == {"choices": [final_yesno[i]], "value": None, "client_id": yesno_ids[i],
+                                         "receipt": yesno_receipts[i]}
+        assert answers[str(scale_q)] == {"choices": [], "value": values[i], "client_id": scale_ids[i],
+                                         "receipt": scale_receipts[i]}
         assert set(answers) == {str(yesno_q), str(scale_q)}
         mine = {int(q): [(n["client_id"], n["text"]) for n in ns] for q, ns in state["notes"].items()}
         want_notes = {other_notes_q: notes[i]}
