@@ -226,6 +226,15 @@ def _schedule_backups(app):
                f"(when it changed) to {schedule.to}")
 
 
+def _sqlite_file(app):
+    from . import backup
+
+    try:
+        return backup.database_file(app)
+    except backup.BackupError as error:  # PostgreSQL: pg_dump
+        raise click.ClickException(str(error)) from None
+
+
 @click.command("backup")
 @click.argument("folder", required=False, type=click.Path(file_okay=False))
 @click.option("--list", "listing", is_flag=True, help="List the backups in the folder instead.")
@@ -235,10 +244,7 @@ def backup_command(folder, listing):
     from . import backup
 
     app = current_app._get_current_object()
-    try:
-        source = backup.database_file(app)
-    except backup.BackupError as error:
-        raise click.ClickException(str(error)) from None
+    source = _sqlite_file(app)
     to = folder or backup.folder(app)
     if listing:
         found = backup.backups(to)
@@ -264,11 +270,7 @@ def restore_command(path, yes):
     """Put a backup in place of the database (stop consult serve first); the current one is kept."""
     from . import backup
 
-    app = current_app._get_current_object()
-    try:
-        target = backup.database_file(app)
-    except backup.BackupError as error:
-        raise click.ClickException(str(error)) from None
+    target = _sqlite_file(current_app)
     if not yes:
         click.confirm(f"Replace the database at {target} with {path}? Stop consult serve first.", abort=True)
     db.engine.dispose()

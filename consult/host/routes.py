@@ -1,7 +1,7 @@
 """The table host's page: the notes of one table, live, behind the secret link of that table."""
-from flask import Response, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask import Response, abort, make_response, render_template
 
-from .. import cafe
+from .. import cafe, secret_links
 from ..live import grid, table_view
 from ..rules import NOTE_KINDS
 from ..urls import host_url, qr_svg
@@ -30,13 +30,6 @@ def default_question(session):
     return next(iter(notes_questions(session)), None)
 
 
-def _private(response):
-    # The link is the password: keep the page out of caches and its address out of Referer headers.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
-
-
 COOKIE = "consult_host_{}"  # one per table: a facilitator may try several hosts' pages in one browser
 
 
@@ -45,19 +38,13 @@ def entry(token):
     """The link given out (printed, QR'd): it leaves its token in a cookie and moves to an
     address without it, so the token stays out of the address bar, the history and any Referer."""
     table = table_or_404(token)
-    response = redirect(url_for(".table", table_id=table.id))
-    response.set_cookie(COOKIE.format(table.id), token, max_age=current_app.config["PERMANENT_SESSION_LIFETIME"],
-                        path=url_for(".table", table_id=table.id), httponly=True, samesite="Lax",
-                        secure=current_app.config["CONSULT_HTTPS"])
-    return _private(response)
+    return secret_links.enter(COOKIE.format(table.id), token, ".table", table_id=table.id)
 
 
 def table_by_cookie(table_id):
     """The table this browser was given the host link of, while that link still works."""
-    token = request.cookies.get(COOKIE.format(table_id))
-    if not token:  # never opened here, cookies refused, or expired
-        abort(404, "This page opens from your host link: open the link (or scan the host QR code) again.")
-    table = table_or_404(token)
+    table = table_or_404(secret_links.token(
+        COOKIE.format(table_id), "This page opens from your host link: open the link (or scan the host QR code) again."))
     if table.id != table_id:
         abort(404, NOT_VALID)
     return table
@@ -82,10 +69,10 @@ def table(table_id):
         "view": table_view(table, question, session.current_round) if question else None,
     }
     page = render_template("host/table.html", table=table, session=session, state=state, host_url=host_url(table))
-    return _private(make_response(page))
+    return secret_links.private(make_response(page))
 
 
 @bp.route("/table/<int:table_id>/qr.svg")
 def qr(table_id):
     table = table_by_cookie(table_id)
-    return _private(Response(qr_svg(host_url(table)), mimetype="image/svg+xml"))
+    return secret_links.private(Response(qr_svg(host_url(table)), mimetype="image/svg+xml"))

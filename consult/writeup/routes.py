@@ -1,11 +1,11 @@
 """Downloads of a session's write-up, for its facilitator."""
 import json
 
-from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
 
-from .. import framework, limits, offload, rules, services
+from .. import framework, limits, offload, rules, secret_links, services
 from ..extensions import as_report, db
 from ..facilitator.routes import own_session
 from ..models import CafeSession
@@ -169,21 +169,11 @@ def _shared(token):
 
 def _shared_by_cookie(session_id):
     """The session whose write-up this browser was given a link to, by the cookie the link set."""
-    token = request.cookies.get(SHARE_COOKIE.format(session_id))
-    if not token:  # never opened here, cookies refused, or expired
-        abort(404, "This write-up opens from its link: open the link you were given again.")
-    session = _shared(token)
+    session = _shared(secret_links.token(
+        SHARE_COOKIE.format(session_id), "This write-up opens from its link: open the link you were given again."))
     if session.id != session_id:
         abort(404, NOT_SHARED)
     return session
-
-
-def _private(response):
-    # The link is the secret: keep it out of caches, search engines and other sites' logs.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
 
 
 @bp.route("/shared/<token>")
@@ -192,11 +182,7 @@ def shared(token):
     """The link given out: it leaves its token in a cookie and moves to an address without it,
     so the token stays out of the address bar, the history and any Referer."""
     session = _shared(token)
-    response = redirect(url_for(".shared_page", session_id=session.id))
-    response.set_cookie(SHARE_COOKIE.format(session.id), token, max_age=current_app.config["PERMANENT_SESSION_LIFETIME"],
-                        path=url_for(".shared_page", session_id=session.id), httponly=True, samesite="Lax",
-                        secure=current_app.config["CONSULT_HTTPS"])
-    return _private(response)
+    return secret_links.enter(SHARE_COOKIE.format(session.id), token, ".shared_page", session_id=session.id)
 
 
 @bp.route("/shared/session/<int:session_id>")
@@ -205,24 +191,24 @@ def shared_page(session_id):
     html = render_template("writeup/report.html", w=writeup(session), formats=FORMATS,
                            shared=url_for(".shared_page", session_id=session.id))
     as_report()
-    return _private(Response(html, mimetype=FORMATS["html"]))
+    return secret_links.private(Response(html, mimetype=FORMATS["html"]))
 
 
 @bp.route("/shared/session/<int:session_id>/write-up.<fmt>")
 @limits.exports
 def shared_file(session_id, fmt):
-    session = _shared_by_cookie(session_id)
-    if fmt not in FORMATS:
-        abort(404, "consult writes HTML, PDF, Word, Markdown, CSV, Excel and JSON.")
-    return _private(_file(session, fmt, public=True))
+    return _shared_file(_shared_by_cookie(session_id), fmt)
 
 
 @bp.route("/shared/<token>/write-up.<fmt>")
 @limits.exports
 def shared_download(token, fmt):
     """A download by the link itself (a file's address handed on): no page to clean up."""
-    session = _shared(token)
+    return _shared_file(_shared(token), fmt)
+
+
+def _shared_file(session, fmt):
     if fmt not in FORMATS:
         abort(404, "consult writes HTML, PDF, Word, Markdown, CSV, Excel and JSON.")
-    return _private(_file(session, fmt, public=True))
+    return secret_links.private(_file(session, fmt, public=True))
 
