@@ -33,7 +33,9 @@ def connect(auth):
     join_room(live.account_room(current_user.id))
     join_room(live.screen_room(session.id, view))
     hub.emit("state", live.screen_state(session, view), request.sid, live.FACILITATOR_NS)
-    if not hub.watching:
+    # Only a real server watches: under the threading mode (tests, `flask run`) the thread would
+    # outlive its app and check a database that is gone.
+    if not hub.watching and hub.socketio.async_mode != "threading":
         hub.watching = True
         hub.socketio.start_background_task(_watch, current_app._get_current_object())
 
