@@ -386,7 +386,8 @@
     for (var i = 0; i < (items || []).length; i++) if (items[i].id === id) return items[i];
     return null;
   }
-  function horizonLabel(h) { return h.name + (h.hint ? " (" + h.hint + ")" : ""); }
+  // As the write-up heads the column: "Emerging ~ 6 – 24 months" (a range with an en dash).
+  function horizonLabel(h) { return h.name + (h.hint ? " " + h.hint.replace(/(\d)\s*[-–]\s*(\d)/g, "$1 – $2") : ""); }
   function cellLabel(q, rowId, horizonId) {
     var row = byIdIn(q.rows, rowId), h = byIdIn(q.horizons, horizonId);
     if (!row || !h) return "Not on the grid";
