@@ -182,3 +182,17 @@ def test_the_session_page_links_it_only_when_there_is_a_grid(app, client, world,
     session = db.session.get(CafeSession, plain["id"])
     services.share(session)
     assert app.test_client().get(f"/shared/{session.share_token}/trajectory.md").status_code == 404
+
+
+@pytest.mark.parametrize("name, hint, label", [
+    ("Emerging", "~ 6 - 24 months", "Emerging ~ 6 – 24 months"),
+    ("Emerging", "6-24 months", "Emerging 6 – 24 months"),
+    ("Emerging", "~ 6 – 24 months", "Emerging ~ 6 – 24 months"),
+    ("Sustaining", "Ongoing", "Sustaining Ongoing"),
+    ("Later", "", "Later"),
+    ("Long-term", "well-being - 2030", "Long-term well-being - 2030"),  # only a range of numbers changes
+])
+def test_a_horizon_is_headed_as_on_paper(name, hint, label):
+    from consult.writeup.formats import horizon_label
+
+    assert horizon_label(name, hint) == label
