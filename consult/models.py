@@ -27,9 +27,9 @@ KINDS = {
 # The Systems Change Trajectory's time horizons, editable per question.
 HORIZONS = [
     ("Exploring", "~ 12 months"),
-    ("Emerging", "~ 6 - 24 months"),
-    ("Sustaining", "ongoing"),
-    ("Systems change", "ongoing"),
+    ("Emerging", "~ 6 – 24 months"),
+    ("Sustaining", "Ongoing"),
+    ("Systems change", "Ongoing"),
 ]
 
 

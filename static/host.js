@@ -160,8 +160,8 @@
     if (view !== result) return;  // it moved on to the new round, and fetches that
     if (live && same) {
       var fresh = result.notes.filter(function (n) { return !before[n.id] && !mine[n.id]; });
-      if (fresh.length === 1) say("New note: " + (fresh[0].text.length > 90 ? fresh[0].text.slice(0, 88) + "…" : fresh[0].text), "ok");
-      else if (fresh.length > 1) say(fresh.length + " new notes.", "ok");
+      if (fresh.length === 1) say("New " + noun() + ": " + (fresh[0].text.length > 90 ? fresh[0].text.slice(0, 88) + "…" : fresh[0].text), "ok");
+      else if (fresh.length > 1) say(fresh.length + " new " + noun(true) + ".", "ok");
     }
     renderNotes();
   }
@@ -224,7 +224,7 @@
     wantFocus = null;
     list.textContent = "";
     if (!view) {
-      empty.textContent = "Loading the notes…";
+      empty.textContent = "Loading the " + noun(true) + "…";
       empty.hidden = false;
       count.textContent = "";
       mergeBar.hidden = true;
@@ -242,16 +242,17 @@
     if (gridOf()) renderCells(tops.reverse(), kids);
     else tops.reverse().forEach(function (n) { list.appendChild(item(n, kids[n.id] || [], false)); });
 
+    $("notes-title").textContent = Noun(true) + " from this table";
     var merged = view.notes.length - tops.length;
     count.textContent = view.notes.length
       ? "(" + view.notes.length + (merged ? ", " + merged + " merged" : "") + ")" : "";
     empty.hidden = view.notes.length > 0;
-    empty.textContent = "No notes from this table on this question" + (round ? " in round " + round : "") +
+    empty.textContent = "No " + noun(true) + " from this table on this question" + (round ? " in round " + round : "") +
       " yet. They appear here as soon as they are posted.";
     mergeBar.hidden = !selected.length;
     mergeStatus.textContent = selected.length
-      ? selected.length + (selected.length === 1 ? " note" : " notes") +
-        " selected. Press “Merge into this one” on the note to keep."
+      ? selected.length + " " + noun(selected.length !== 1) +
+        " selected. Press “Merge into this one” on the " + noun() + " to keep."
       : "";
 
     if (key) {
@@ -294,12 +295,12 @@
     tag(STATUS[n.status] || n.status, "hv-badge b-" + n.status);
     if (n.highlight) tag("★ Highlighted", "hv-badge b-star");
     if (n.edited) tag("Edited");
-    if (n.merged_into) tag(isChild ? "Merged into the note above" : "Merged into another note", "hv-badge");
+    if (n.merged_into) tag(isChild ? "Merged into the " + noun() + " above" : "Merged into another " + noun(), "hv-badge");
     li.appendChild(meta);
     if (moving && moving.id === n.id) li.appendChild(moveForm(n));
     else if (!editing || editing.id !== n.id) li.appendChild(actions(n, isChild));
     if (children.length) {
-      var sub = el("ul", { className: "hnote-merged", "aria-label": "Merged into this note" });
+      var sub = el("ul", { className: "hnote-merged", "aria-label": "Merged into this " + noun() });
       children.forEach(function (c) { sub.appendChild(item(c, [], true)); });
       li.appendChild(sub);
     }
@@ -331,12 +332,12 @@
     }
     if (n.status === "pending" || n.status === "held") {
       box.appendChild(button("Approve", "a" + n.id, n, function () {
-        act("moderate", { note_id: n.id, action: "approve" }, "Approved: the note shows on the big screen.");
+        act("moderate", { note_id: n.id, action: "approve" }, "Approved: the " + noun() + " shows on the big screen.");
       }, "primary"));
     }
     if (n.status === "hidden") {
       box.appendChild(button("Restore", "v" + n.id, n, function () {
-        act("moderate", { note_id: n.id, action: "restore" }, "Restored: the note shows again.");
+        act("moderate", { note_id: n.id, action: "restore" }, "Restored: the " + noun() + " shows again.");
       }));
     } else {
       box.appendChild(button("Hide", "v" + n.id, n, function () {
@@ -346,7 +347,7 @@
     if (n.merged_into) {
       box.appendChild(button("Unmerge", "u" + n.id, n, function () {
         wantFocus = "e" + n.id;
-        act("unmerge", { note_id: n.id }, "Unmerged: the note shows on its own again.");
+        act("unmerge", { note_id: n.id }, "Unmerged: the " + noun() + " shows on its own again.");
       }));
     } else {
       var chosen = selected.indexOf(n.id) >= 0;
@@ -367,8 +368,8 @@
           wantFocus = "e" + n.id;
           act("merge", { target_id: n.id, source_ids: sources }, function () {
             selected = [];
-            return sources.length === 1 ? "Merged: the note is kept, shown under this one."
-              : "Merged " + sources.length + " notes: they are kept, shown under this one.";
+            return sources.length === 1 ? "Merged: the " + noun() + " is kept, shown under this one."
+              : "Merged " + sources.length + " " + noun(true) + ": they are kept, shown under this one.";
           });
         }, "primary"));
       }
@@ -378,6 +379,9 @@
 
   // -- trajectory grids: milestones grouped by cell, moved from one cell to another -------------------
 
+  // What the table's items are called: milestones on a trajectory grid, notes on an open-notes question.
+  function noun(many) { return gridOf() ? (many ? "milestones" : "milestone") : (many ? "notes" : "note"); }
+  function Noun(many) { var w = noun(many); return w.charAt(0).toUpperCase() + w.slice(1); }
   function gridOf() {
     var q = question();
     return q && q.kind === "trajectory" && q.rows && q.rows.length && q.horizons && q.horizons.length ? q : null;
@@ -386,7 +390,8 @@
     for (var i = 0; i < (items || []).length; i++) if (items[i].id === id) return items[i];
     return null;
   }
-  function horizonLabel(h) { return h.name + (h.hint ? " (" + h.hint + ")" : ""); }
+  // As the write-up heads the column: "Emerging ~ 6 – 24 months" (a range with an en dash).
+  function horizonLabel(h) { return h.name + (h.hint ? " " + h.hint.replace(/(\d)\s*[-–]\s*(\d)/g, "$1 – $2") : ""); }
   function cellLabel(q, rowId, horizonId) {
     var row = byIdIn(q.rows, rowId), h = byIdIn(q.horizons, horizonId);
     if (!row || !h) return "Not on the grid";
@@ -492,7 +497,7 @@
     var id = "edit-" + n.id;
     var form = el("form", { className: "hnote-edit stack", novalidate: "" });
     var field = el("div", { className: "field" });
-    field.appendChild(el("label", { "for": id }, "Correct the note’s text"));
+    field.appendChild(el("label", { "for": id }, "Correct the " + noun() + "’s text"));
     var area = el("textarea", { id: id, rows: "3", "data-k": "t" + n.id, "aria-describedby": id + "-count" });
     area.value = editing.text;
     var counter = el("p", { id: id + "-count", className: "hint" }, countText(area.value.length, max));
@@ -521,11 +526,11 @@
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       var text = area.value.trim();
-      if (!text) { say("A note cannot be empty: hide it instead.", "error"); area.focus(); return; }
+      if (!text) { say("A " + noun() + " cannot be empty: hide it instead.", "error"); area.focus(); return; }
       if (text.length > max) { say("Too long by " + (text.length - max) + " characters.", "error"); area.focus(); return; }
       act("edit", { note_id: n.id, text: text }, function () {
         if (editing && editing.id === n.id) { editing = null; wantFocus = "e" + n.id; }
-        return "✓ Note corrected. The earlier text is kept.";
+        return "✓ " + Noun() + " corrected. The earlier text is kept.";
       });
     });
     return form;
@@ -567,7 +572,7 @@
     var q = question();
     var text = addText.value.trim();
     if (!q) return;
-    if (!text) { status(addStatus, "Write the note first.", "error"); addText.focus(); return; }
+    if (!text) { status(addStatus, "Write the " + noun() + " first.", "error"); addText.focus(); return; }
     if (text.length > q.max_length) {
       status(addStatus, "Too long by " + (text.length - q.max_length) + " characters.", "error");
       addText.focus();
@@ -586,7 +591,7 @@
     var item = pendingAdd;
     if (!item || ended) return;
     if (!socket.connected) {
-      status(addStatus, "You are offline: the note will be sent when the connection is back.", "error");
+      status(addStatus, "You are offline: the " + (item.horizon_id ? "milestone" : "note") + " will be sent when the connection is back.", "error");
       return;
     }
     status(addStatus, "Sending…", "busy");

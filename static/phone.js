@@ -341,7 +341,7 @@
   function cellName(q, rowId, horizonId) {
     var row = byId(q.rows, rowId), h = byId(q.horizons, horizonId), parts = [];
     if (row && q.rows.length > 1) parts.push(row.text);
-    if (h) parts.push(h.name + (h.hint ? " (" + h.hint + ")" : ""));
+    if (h) parts.push(h.name + (h.hint ? " " + dashed(h.hint) : ""));
     return parts.join(" · ") || "an earlier place on the grid";
   }
   function gridStep(title, note) {
@@ -352,6 +352,8 @@
     if (note) box.appendChild(note);
     return box;
   }
+  // A horizon's span as the write-up prints it: a range with an en dash ("~ 6 – 24 months").
+  function dashed(hint) { return hint.replace(/(\d)\s*[-–]\s*(\d)/g, "$1 – $2"); }
   function gridChoice(label, hint, current, onChoose) {
     var b = el("button", { type: "button", className: "choice grid-choice" });
     b.appendChild(el("span", { className: "grid-name" }, label));
@@ -395,7 +397,7 @@
       var hStep = gridStep("Step " + (steps - 1) + " of " + steps + ": when could it happen?", forRow);
       var hList = el("div", { className: "choices grid-choices" });
       q.horizons.forEach(function (h) {
-        hList.appendChild(gridChoice(h.name, h.hint, c.was.horizon === h.id && c.was.row === c.row, function () {
+        hList.appendChild(gridChoice(h.name, h.hint && dashed(h.hint), c.was.horizon === h.id && c.was.row === c.row, function () {
           c.horizon = h.id;
           stepFocus = "step-h";
           render(false);

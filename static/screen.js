@@ -253,7 +253,8 @@
       var th = el("th");
       th.setAttribute("scope", "col");
       th.appendChild(el("span", "h-name", h.name));
-      if (h.hint) th.appendChild(el("span", "h-hint", h.hint));
+      // A range with an en dash, as the write-up prints it ("~ 6 – 24 months").
+      if (h.hint) th.appendChild(el("span", "h-hint", " " + h.hint.replace(/(\d)\s*[-–]\s*(\d)/g, "$1 – $2")));
       head.appendChild(th);
     });
     var thead = el("thead");

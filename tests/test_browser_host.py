@@ -163,7 +163,9 @@ def test_host_follows_the_table_live_on_a_phone(server):
             expect(note.get_by_role("button", name="Edit")).to_be_focused()
             expect(host.locator("#feedback")).to_contain_text("Note corrected")
 
-            # Add a note for the group.
+            # Add a note for the group: on an open-notes question they are notes (milestones on a grid).
+            expect(host.locator("#notes-title")).to_have_text("Notes from this table")
+            expect(host.locator("#add-h")).to_have_text("Add a note for the group")
             host.get_by_label("What did the table say?").fill("Bus passes for carers")
             host.get_by_role("button", name="Add note").click()
             expect(host.locator("#add-status")).to_have_text("✓ Note added.")

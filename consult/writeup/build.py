@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import HostSummary, Note, Participant, Vote
 from ..results import dot_ranking, results
+from .formats import horizon_label
 
 NO_TABLE = "Not at a table"
 
@@ -143,7 +144,8 @@ def _grid(question, tables, order):
         if s.text
     ]
     return {
-        "horizons": [{"name": h.name, "hint": h.hint} for h in horizons],
+        # label: the column's heading as the paper write-up prints it ("Emerging ~ 6 – 24 months").
+        "horizons": [{"name": h.name, "hint": h.hint, "label": horizon_label(h.name, h.hint)} for h in horizons],
         "grid": rows,
         # Milestones without a cell of this grid (none, unless a file was edited by hand): listed, not lost.
         "unplaced": [n for key, found in cells.items() if key not in placed for n in found],

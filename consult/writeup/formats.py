@@ -2,6 +2,7 @@
 import base64
 import csv
 import io
+import re
 
 from flask import render_template
 from sqlalchemy import func, select
@@ -105,8 +106,15 @@ def milestone_text(n):
             + (" (host)" if n["host"] else ""))
 
 
+def horizon_label(name, hint):
+    """A time horizon as the paper write-up heads its column: "Exploring ~ 12 months", "Emerging ~ 6 – 24
+    months" (a range with an en dash, however the facilitator typed it), "Sustaining Ongoing"."""
+    hint = re.sub(r"(\d)\s*[-–]\s*(\d)", "\\1 – \\2", hint or "").strip()
+    return f"{name} {hint}" if hint else name
+
+
 def horizon_heading(h):
-    return f"{h['name']} ({h['hint']})" if h["hint"] else h["name"]
+    return horizon_label(h["name"], h["hint"])
 
 
 def _grid_markdown(q):

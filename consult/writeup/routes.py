@@ -10,7 +10,7 @@ from ..extensions import as_report, db
 from ..facilitator.routes import own_session
 from ..models import CafeSession
 from ..transfer import actions_csv as actions_csv_text, export
-from . import bp, documents, typeset
+from . import bp, documents, trajectory, typeset
 from .build import writeup
 from .formats import csv_text, markdown, published
 
@@ -48,8 +48,10 @@ def render(session, fmt, public=False):
     raise ValueError(fmt)
 
 
-def filename(session, fmt):
+def filename(session, fmt, kind="write-up"):
     stem = "".join(c if c.isalnum() else "-" for c in session.title.lower()).strip("-")[:60] or "session"
+    if kind == "trajectory":
+        return f"{stem}-trajectory.{fmt}"
     return f"{stem}-data.{fmt}" if fmt in ("csv", "json") else f"{stem}-write-up.{fmt}"
 
 
@@ -72,15 +74,40 @@ def render_id(session_id, fmt, public="", nonce=""):
     return render(db.session.get(CafeSession, int(session_id)), fmt, public == "public")
 
 
-def _file(session, fmt, public=False):
+def render_trajectory_id(session_id, fmt, public="", nonce=""):
+    """The trajectory write-up (trajectory.py) of a session by its id, in a child process as render_id.
+
+    public changes nothing: the grid shows only what the full write-up shows, for a share link too.
+    """
+    g.style_nonce = nonce
+    return trajectory.render(db.session.get(CafeSession, int(session_id)), fmt)
+
+
+def _file(session, fmt, public=False, kind="write-up"):
     # A write-up of a big café takes seconds of computing (Excel 17 s for 50,000 notes): in a
     # child process, not in the server, whose every phone would wait meanwhile.
-    body = offload.in_child("consult.writeup.routes:render_id", session.id, fmt, "public" if public else "",
-                            getattr(request, "csp_nonce", ""))
+    job = "consult.writeup.routes:render_trajectory_id" if kind == "trajectory" else "consult.writeup.routes:render_id"
+    body = offload.in_child(job, session.id, fmt, "public" if public else "", getattr(request, "csp_nonce", ""))
     as_report()
     disposition = "inline" if fmt == "html" else "attachment"
     return Response(body, mimetype=FORMATS[fmt],
-                    headers={"Content-Disposition": f'{disposition}; filename="{filename(session, fmt)}"'})
+                    headers={"Content-Disposition": f'{disposition}; filename="{filename(session, fmt, kind)}"'})
+
+
+NO_GRID = "This session has no trajectory question, so it has no trajectory write-up."
+
+
+@bp.route("/sessions/<int:session_id>/trajectory.<fmt>")
+@login_required
+@limits.exports
+def trajectory_download(session_id, fmt):
+    """The trajectory grid as its own write-up ("<title>: Systems Change Trajectory"), in every format."""
+    session = own_session(session_id)
+    if fmt not in FORMATS:
+        abort(404, "consult writes HTML, PDF, Word, Markdown, CSV, Excel and JSON.")
+    if not trajectory.has_grid(session):
+        abort(404, NO_GRID)
+    return _file(session, fmt, kind="trajectory")
 
 
 # -- the action framework --------------------------------------------------------
@@ -189,7 +216,8 @@ def shared(token):
 def shared_page(session_id):
     session = _shared_by_cookie(session_id)
     html = render_template("writeup/report.html", w=writeup(session), formats=FORMATS,
-                           shared=url_for(".shared_page", session_id=session.id))
+                           shared=url_for(".shared_page", session_id=session.id),
+                           trajectory=trajectory.has_grid(session))
     as_report()
     return secret_links.private(Response(html, mimetype=FORMATS["html"]))
 
@@ -207,8 +235,28 @@ def shared_download(token, fmt):
     return _shared_file(_shared(token), fmt)
 
 
-def _shared_file(session, fmt):
+@bp.route("/shared/session/<int:session_id>/trajectory.<fmt>")
+@limits.exports
+def shared_trajectory_file(session_id, fmt):
+    return _shared_file(_shared_by_cookie(session_id), fmt, "trajectory")
+
+
+@bp.route("/shared/<token>/trajectory.<fmt>")
+@limits.exports
+def shared_trajectory_download(token, fmt):
+    return _shared_file(_shared(token), fmt, "trajectory")
+
+
+def _shared_file(session, fmt, kind="write-up"):
     if fmt not in FORMATS:
         abort(404, "consult writes HTML, PDF, Word, Markdown, CSV, Excel and JSON.")
-    return secret_links.private(_file(session, fmt, public=True))
+    if kind == "trajectory" and not trajectory.has_grid(session):
+        abort(404, NO_GRID)
+    if kind == "trajectory" and fmt == "html":
+        # The page a share link opens, with its own download links (as shared_page).
+        html = render_template("writeup/trajectory.html", t=trajectory.trajectory(session),
+                               shared=url_for(".shared_page", session_id=session.id))
+        as_report()
+        return secret_links.private(Response(html, mimetype=FORMATS["html"]))
+    return secret_links.private(_file(session, fmt, public=True, kind=kind))
 
