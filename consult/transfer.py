@@ -289,7 +289,7 @@ COLUMNS = {
     "sub_theme": ("sub theme", "subtheme", "sub themes", "subthemes"),
     "text": ("action", "actions", "action text"),
     "number": ("no", "number", "action no", "action number", "action num", "ref", "reference",
-               "action ref", "action reference", "#"),
+               "action ref", "action reference"),
     "lead": ("suggested lead", "lead", "suggested lead organisation", "suggested lead organization",
              "lead organisation", "lead organization", "suggested leads", "leads"),
     "outcome": ("outcome measure", "outcome measures", "outcome", "outcomes", "measure", "measures"),
@@ -303,9 +303,7 @@ MARKS = {"x": "X", "✓": "X", "✔": "X", "o": "O"}
 def _norm(header, numbers=True):
     """A heading as compared: case, spaces and punctuation aside; without numbers, "Outcome
     Measure 2008" is the outcome measure (a year or a version a team added)."""
-    text = header.strip().lower()
-    if text == "#":
-        return "#"
+    text = header.strip().lower().replace("#", " no ")  # "Action #" is its number
     text = re.sub(r"\(s\)", "s", text)
     text = " ".join(re.sub(r"[\W_]+", " ", text).split())
     if not numbers:
@@ -354,7 +352,7 @@ def _new_code(header, values):
     """A column the session has no priority for is a new one when it looks like a code (VF1)
     and holds only marks: a framework exported from another session."""
     code = header.strip()
-    if not re.fullmatch(r"[\w.-]{1,12}", code):
+    if not re.fullmatch(r"[^\W\d_][\w.-]{0,11}", code):
         return False
     marks = [v.strip().lower() for v in values if v.strip()]
     if any(m not in MARKS for m in marks):
@@ -377,32 +375,34 @@ def plan_actions(session, text):
         raise Invalid("That file is empty: its first row should name the columns, such as Action.")
     head = rows[0]
     body = [(n, row) for n, row in enumerate(rows[1:], 2 + skipped) if any(c.strip() for c in row)]
-    by_code = {_norm(p.code): p.code for p in session.priorities}
-    by_name = {_norm(p.name): p.code for p in session.priorities if _norm(p.name)}
+    def key(text):  # "VF 1" is VF1
+        return _norm(text).replace(" ", "")
+    by_code = {key(p.code): p.code for p in session.priorities}
+    by_name = {key(p.name): p.code for p in session.priorities if key(p.name)}
     columns, taken, problems = [], {}, []
     for i, header in enumerate(head):
         full, short = _norm(header), _norm(header, numbers=False)
         field = ALIASES.get(full) or ALIASES.get(short)
         if field:
             target = ("field", field)
-        elif full in by_code or full in by_name:
-            target = ("priority", by_code.get(full) or by_name[full])
+        elif key(header) in by_code or key(header) in by_name:
+            target = ("priority", by_code.get(key(header)) or by_name[key(header)])
         elif _new_code(header, [row[i] if i < len(row) else "" for _, row in body]):
             target = ("new", header.strip())
         else:
             target = None
-        if target and target[1].lower() in taken:
-            problems.append(f"Two columns fill the same thing: “{taken[target[1].lower()]}” and “{header.strip()}”.")
+        same = target and (target[0] == "field", target[1].lower())
+        if same in taken:
+            problems.append(f"Two columns fill the same thing: “{taken[same]}” and “{header.strip()}”.")
             target = None
         elif target:
-            taken[target[1].lower()] = header.strip()
+            taken[same] = header.strip()
         columns.append((header.strip(), target))
     filled = {t[1] for _, t in columns if t and t[0] == "field"}
     missing = [LABELS["text"]] if "text" not in filled else []
     ignored = [h or f"column {i + 1}" for i, (h, t) in enumerate(columns)
                if t is None and (h or any(i < len(row) and row[i].strip() for _, row in body))]
     new = [t[1] for _, t in columns if t and t[0] == "new"]
-    codes = {t[1].lower() for _, t in columns if t and t[0] in ("priority", "new")}
     if len({_norm(p.code) for p in session.priorities} | {c.lower() for c in new}) > MAX_PRIORITIES:
         problems.append(f"A session has at most {MAX_PRIORITIES} priorities: this file would add "
                         f"{', '.join(new)} to the {len(session.priorities)} it has.")
@@ -436,7 +436,7 @@ def plan_actions(session, text):
         problems.append(f"The session has {len(session.actions)} actions; with {len(planned)} more it would pass "
                         f"the limit of {MAX_ACTIONS}.")
     ok = not missing and not problems and not any(r["error"] for r in planned)
-    return {"columns": columns, "missing": missing, "ignored": ignored, "new": new, "codes": codes,
+    return {"columns": columns, "missing": missing, "ignored": ignored, "new": new,
             "problems": problems, "rows": planned, "ok": ok, "labels": LABELS}
 
 
