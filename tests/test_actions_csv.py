@@ -10,6 +10,7 @@ from consult.extensions import db
 from consult.models import Action, CafeSession
 
 from .conftest import login, make_cafe, make_facilitator
+from .test_postgres import pg_app  # noqa: F401 (a fixture)
 
 # As a team keeps it: number first, columns in their own order, a year on the measure, a notes
 # column consult has no place for, Excel's BOM and semicolons.
@@ -156,3 +157,17 @@ def test_uploads_are_private_to_their_account_and_session(app, client, cafe, fac
     r = client.get(f"/sessions/{cafe['id']}/actions?preview=nope", follow_redirects=True)
     assert "no longer waiting" in r.text
     assert saved(app, cafe) == []
+
+
+def test_a_team_file_on_postgres(pg_app, fast_passwords):
+    pg_app.config["WTF_CSRF_ENABLED"] = False
+    owner = make_facilitator(pg_app)
+    client = pg_app.test_client()
+    login(client)
+    ids = make_cafe(pg_app, owner)
+    with pg_app.app_context():
+        services.set_priorities(db.session.get(CafeSession, ids["id"]), [("VF1", ""), ("VF2", "")])
+    page = upload(client, ids, TEAM.replace("Set up", "Set\x00 up"))  # NUL: PostgreSQL refuses it in text
+    assert "Import these 3 actions" in page.text
+    assert "Imported 3 actions." in post(client, ids, what="import-confirm", upload=token(page)).text
+    assert [a[2] for a in saved(pg_app, ids)] == ["Set up a skills hub", "Mentors; for young people", "Empty homes register"]

@@ -173,7 +173,7 @@ def _upload_path(session, token):
 
 def _keep_upload(session, text):
     folder = _upload_dir()
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
     old = time.time() - UPLOAD_DAYS * 86400
     for name in os.listdir(folder):
         try:
