@@ -48,7 +48,8 @@ def set_priorities(session, pairs):
     session.priorities = keep
 
 
-def _clean(data):
+def clean_fields(data):
+    """An action's fields from form data, stripped and within their lengths, or Invalid."""
     values = {}
     for field, limit in FIELDS.items():
         value = data.get(field, "")
@@ -76,7 +77,7 @@ def _links(session, data):
 
 def save_action(session, action, data):
     """Create (action None) or update an action from form data: fields and p<priority id> marks."""
-    values = _clean(data)
+    values = clean_fields(data)
     links = _links(session, data)
     if action is None:
         if len(session.actions) >= MAX_ACTIONS:

@@ -423,6 +423,11 @@ def action_from_note(session, note_id):
     return action
 
 
+def preview_actions(session, text):
+    """What importing a CSV file would add: nothing is written (see transfer.plan_actions)."""
+    return transfer.plan_actions(session, text)
+
+
 def import_actions(session, text):
     """Add the actions of a CSV file; all of them or, on an error, none. Returns how many."""
     with change():

@@ -40,6 +40,7 @@ from .models import (
     utcnow,
 )
 from .framework import MAX_ACTIONS, MAX_PRIORITIES, save_action
+from .framework import clean_fields as framework_clean
 from .validate import clean_text as _clean_text
 from .rules import Invalid, unique_join_code
 
@@ -280,66 +281,192 @@ def actions_csv(session):
 
 
 MAX_CELL = 5000  # characters in one cell: an action's longest field is 2000
+MAX_COLUMNS = 40  # the framework's columns, its priorities, and room for a team's own notes columns
+
+# Column names as teams keep them, normalised (see _norm): the framework's own, and common variants.
+COLUMNS = {
+    "theme": ("theme", "themes"),
+    "sub_theme": ("sub theme", "subtheme", "sub themes", "subthemes"),
+    "text": ("action", "actions", "action text"),
+    "number": ("no", "number", "action no", "action number", "action num", "ref", "reference",
+               "action ref", "action reference"),
+    "lead": ("suggested lead", "lead", "suggested lead organisation", "suggested lead organization",
+             "lead organisation", "lead organization", "suggested leads", "leads"),
+    "outcome": ("outcome measure", "outcome measures", "outcome", "outcomes", "measure", "measures"),
+}
+LABELS = {"theme": "Theme", "sub_theme": "Sub-theme", "text": "Action", "number": "No",
+          "lead": "Suggested lead", "outcome": "Outcome measure"}
+ALIASES = {name: field for field, names in COLUMNS.items() for name in names}
+MARKS = {"x": "X", "✓": "X", "✔": "X", "o": "O"}
+
+
+def _norm(header, numbers=True):
+    """A heading as compared: case, spaces and punctuation aside; without numbers, "Outcome
+    Measure 2008" is the outcome measure (a year or a version a team added)."""
+    text = header.strip().lower().replace("#", " no ")  # "Action #" is its number
+    text = re.sub(r"\(s\)", "s", text)
+    text = " ".join(re.sub(r"[\W_]+", " ", text).split())
+    if not numbers:
+        text = re.sub(r"(\s+\d+)+$", "", text)
+    return text
+
+
+def _dialect(text):
+    """Excel's "sep=;" first line, else the separator the heading uses most: commas, or
+    semicolons (Excel where the comma is the decimal point), or tabs."""
+    first, _, rest = text.partition("\n")
+    found = re.fullmatch(r'"?sep=(.)"?\r?', first.strip("\ufeff"))
+    if found:
+        return found.group(1), rest, 1
+    counts = {sep: first.count(sep) for sep in ",;\t"}
+    return max(counts, key=lambda sep: (counts[sep], sep == ",")), text, 0
 
 
 def _csv_rows(text):
-    """The rows of an actions CSV, at most MAX_ACTIONS of them (and a heading), or Invalid."""
-    text = text.replace("\x00", "")  # NUL: nothing a spreadsheet means; PostgreSQL refuses it
+    """The rows of an actions CSV, at most MAX_ACTIONS of them (and a heading), or Invalid.
+
+    Also returns how many lines came before the heading (a "sep=" line), for row numbers."""
+    text = text.lstrip("\ufeff").replace("\x00", "")  # NUL: nothing a spreadsheet means; PostgreSQL refuses it
+    delimiter, text, skipped = _dialect(text)
     rows, actions = [], 0
     try:
-        reader = csv.reader(io.StringIO(text))
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
         for row in reader:
-            if len(row) > 5 + MAX_PRIORITIES + 1:
-                raise Invalid(f"Row {reader.line_num} has {len(row)} cells: at most {MAX_PRIORITIES} priority columns fit.")
+            n = reader.line_num + skipped
+            if len(row) > MAX_COLUMNS:
+                raise Invalid(f"Row {n} has {len(row)} cells: at most {MAX_COLUMNS} columns "
+                              f"(and {MAX_PRIORITIES} priority columns) fit.")
             if any(len(cell) > MAX_CELL for cell in row):
-                raise Invalid(f"Row {reader.line_num} has a cell longer than {MAX_CELL} characters.")
+                raise Invalid(f"Row {n} has a cell longer than {MAX_CELL} characters.")
             if rows and any(cell.strip() for cell in row):
                 actions += 1
                 if actions > MAX_ACTIONS:
                     raise Invalid(f"That file has more than {MAX_ACTIONS} actions: a session has at most {MAX_ACTIONS}.")
             rows.append([_clean_text(cell) for cell in row])
     except csv.Error as error:
-        raise Invalid(f"That file is not a CSV consult can read (line {reader.line_num}: {error}).") from None
-    return rows, actions
+        raise Invalid(f"That file is not a CSV consult can read (line {reader.line_num + skipped}: {error}).") from None
+    return rows, actions, skipped
+
+
+def _new_code(header, values):
+    """A column the session has no priority for is a new one when it looks like a code (VF1)
+    and holds only marks: a framework exported from another session."""
+    code = header.strip()
+    if not re.fullmatch(r"[^\W\d_][\w.-]{0,11}", code):
+        return False
+    marks = [v.strip().lower() for v in values if v.strip()]
+    if any(m not in MARKS for m in marks):
+        return False
+    return bool(marks) or any(c.isdigit() for c in code)
+
+
+def plan_actions(session, text):
+    """What importing an actions CSV would add, without adding anything.
+
+    Columns are matched by heading in any order; priorities by the session's codes or names.
+    Returns a dict: columns [(heading, what it fills or None)], missing and ignored headings,
+    new priority codes, rows [{n, values, marks, error}], and ok. Raises Invalid for a file that
+    cannot be read at all (not a CSV, too big)."""
+    rows, _, skipped = _csv_rows(text)
+    while rows and not any(c.strip() for c in rows[0]):
+        rows.pop(0)
+        skipped += 1
+    if not rows:
+        raise Invalid("That file is empty: its first row should name the columns, such as Action.")
+    head = rows[0]
+    body = [(n, row) for n, row in enumerate(rows[1:], 2 + skipped) if any(c.strip() for c in row)]
+    def key(text):  # "VF 1" is VF1
+        return _norm(text).replace(" ", "")
+    by_code = {key(p.code): p.code for p in session.priorities}
+    by_name = {key(p.name): p.code for p in session.priorities if key(p.name)}
+    columns, taken, problems = [], {}, []
+    for i, header in enumerate(head):
+        full, short = _norm(header), _norm(header, numbers=False)
+        field = ALIASES.get(full) or ALIASES.get(short)
+        if field:
+            target = ("field", field)
+        elif key(header) in by_code or key(header) in by_name:
+            target = ("priority", by_code.get(key(header)) or by_name[key(header)])
+        elif _new_code(header, [row[i] if i < len(row) else "" for _, row in body]):
+            target = ("new", header.strip())
+        else:
+            target = None
+        same = target and (target[0] == "field", target[1].lower())
+        if same in taken:
+            problems.append(f"Two columns fill the same thing: “{taken[same]}” and “{header.strip()}”.")
+            target = None
+        elif target:
+            taken[same] = header.strip()
+        columns.append((header.strip(), target))
+    filled = {t[1] for _, t in columns if t and t[0] == "field"}
+    missing = [LABELS["text"]] if "text" not in filled else []
+    ignored = [h or f"column {i + 1}" for i, (h, t) in enumerate(columns)
+               if t is None and (h or any(i < len(row) and row[i].strip() for _, row in body))]
+    new = [t[1] for _, t in columns if t and t[0] == "new"]
+    if len({_norm(p.code) for p in session.priorities} | {c.lower() for c in new}) > MAX_PRIORITIES:
+        problems.append(f"A session has at most {MAX_PRIORITIES} priorities: this file would add "
+                        f"{', '.join(new)} to the {len(session.priorities)} it has.")
+    planned = []
+    for n, row in body:
+        values, marks, error = {}, {}, None
+        if len(row) > len(head) and any(c.strip() for c in row[len(head):]):
+            error = f"Row {n} has {len(row)} cells; the first row names {len(head)} columns."
+        for i, (header, target) in enumerate(columns):
+            cell = plain_cell(row[i]) if i < len(row) else ""
+            if target is None:
+                continue
+            if target[0] == "field":
+                values[target[1]] = cell.strip()
+                continue
+            mark = cell.strip().lower()
+            if mark and mark not in MARKS:
+                error = error or (f"Row {n}, column “{header}”: “{cell.strip()[:40]}” is not a mark: "
+                                  "use X (strong), O (supporting) or leave it empty.")
+            elif mark:
+                marks[target[1]] = MARKS[mark]
+        if not error and not missing:
+            try:
+                framework_clean(values)
+            except Invalid as problem:
+                error = f"Row {n}: {problem}"
+        planned.append({"n": n, "values": values, "marks": marks, "error": error})
+    if not planned and not missing:
+        problems.append("That file has a heading but no actions.")
+    elif len(session.actions) + len(planned) > MAX_ACTIONS:
+        problems.append(f"The session has {len(session.actions)} actions; with {len(planned)} more it would pass "
+                        f"the limit of {MAX_ACTIONS}.")
+    ok = not missing and not problems and not any(r["error"] for r in planned)
+    return {"columns": columns, "missing": missing, "ignored": ignored, "new": new,
+            "problems": problems, "rows": planned, "ok": ok, "labels": LABELS}
+
+
+def plan_message(plan):
+    """The first thing wrong with a plan, as one message."""
+    if plan["missing"]:
+        return ("The file has no " + ", ".join(f"“{m}”" for m in plan["missing"]) + " column: the first row "
+                "must name the columns, such as " + ", ".join(LABELS.values()) + " and the priority codes.")
+    if plan["problems"]:
+        return plan["problems"][0]
+    return next(r["error"] for r in plan["rows"] if r["error"])
 
 
 def import_actions_csv(session, text):
-    """Add the actions of a CSV like actions_csv writes; unknown priority columns are added.
+    """Add the actions of an actions CSV (see plan_actions); new priority columns are added.
 
-    At most MAX_ACTIONS actions in a session, and in a file; cells within each field's length."""
-    rows, actions = _csv_rows(text)
-    if len(session.actions) + actions > MAX_ACTIONS:
-        raise Invalid(f"The session has {len(session.actions)} actions; with {actions} more it would pass "
-                      f"the limit of {MAX_ACTIONS}.")
-    if not rows or [h.strip() for h in rows[0][:5]] != ACTIONS_HEAD or rows[0][-1].strip() != "Outcome measure":
-        raise Invalid("The first row must be: " + ", ".join(ACTIONS_HEAD) + ", then priority codes, then Outcome measure.")
-    codes = [c.strip() for c in rows[0][5:-1]]
-    known = {p.code.lower(): p for p in session.priorities}
-    for code in codes:
-        if code.lower() not in known:
-            if not re.fullmatch(r"[\w.-]{1,12}", code):
-                raise Invalid(f"Not a priority code: {code[:20]!r}.")
-            if len(session.priorities) >= MAX_PRIORITIES:
-                raise Invalid(f"A session has at most {MAX_PRIORITIES} priorities.")
-            priority = Priority(code=code, name="", position=len(session.priorities))
-            session.priorities.append(priority)
-            known[code.lower()] = priority
+    All of them or, on any error, none (Invalid). At most MAX_ACTIONS actions in a session, and
+    in a file; cells within each field's length."""
+    plan = plan_actions(session, text)
+    if not plan["ok"]:
+        raise Invalid(plan_message(plan))
+    for code in plan["new"]:
+        session.priorities.append(Priority(code=code, name="", position=len(session.priorities)))
     db.session.flush()
-    added = 0
-    for n, row in enumerate(rows[1:], 2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(rows[0]):
-            raise Invalid(f"Row {n} has {len(row)} cells; the first row has {len(rows[0])}.")
-        # Cells that were protected from spreadsheets on the way out come back as written.
-        cells = [plain_cell(c) for c in row]
-        data = dict(zip(["theme", "sub_theme", "text", "number", "lead"], cells[:5]))
-        data["outcome"] = cells[-1]
-        for code, mark in zip(codes, cells[5:-1]):
-            data[f"p{known[code.lower()].id}"] = mark
+    ids = {p.code.lower(): p.id for p in session.priorities}
+    for row in plan["rows"]:
+        data = dict(row["values"])
+        data.update({f"p{ids[code.lower()]}": mark for code, mark in row["marks"].items()})
         try:
             save_action(session, None, data)
         except Invalid as error:
-            raise Invalid(f"Row {n}: {error}") from None
-        added += 1
-    return added
+            raise Invalid(f"Row {row['n']}: {error}") from None
+    return len(plan["rows"])

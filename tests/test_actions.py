@@ -1,6 +1,7 @@
 """The action framework and read-only links to the write-up."""
 import csv
 import io
+import re
 
 import pytest
 
@@ -73,14 +74,18 @@ def test_actions_csv_round_trip_and_bad_files(app, client, ready):
     assert rows[1][2].startswith("'=") and rows[1][6] == "X"
     upload = {"what": "import", "file": (io.BytesIO(text.encode()), "actions.csv")}
     r = client.post(f"/sessions/{ids['id']}/actions", data=upload, content_type="multipart/form-data", follow_redirects=True)
+    assert "Import this action" in r.text
+    token = re.search(r'name="upload" value="([^"]+)"', r.text).group(1)
+    r = post(client, ids, what="import-confirm", upload=token)
     assert "Imported 1 actions." in r.text
     with app.app_context():
         actions = db.session.get(CafeSession, ids["id"]).actions
         assert [a.text for a in actions] == ["=cmd|' /C calc'!A0"] * 2
         assert [link.strength for link in actions[1].links] == ["X"]
-    for bad, message in ((b"a,b\n1,2\n", "The first row must be"),
-                         (b"Theme,Sub-theme,Action,No,Suggested lead,VF1,Outcome measure\nx,y\n", "Row 2 has 2 cells"),
-                         (b"Theme,Sub-theme,Action,No,Suggested lead,VF1,Outcome measure\nx,y,z,1,l,Q,m\n", "Row 2: Mark"),
+    for bad, message in ((b"a,b\n1,2\n", "The file has no “Action” column"),
+                         (b"Theme,Sub-theme,Action,No,Suggested lead,VF1,Outcome measure\nx,y\n", "Row 2: Write the action"),
+                         (b"Theme,Sub-theme,Action,No,Suggested lead,VF1,Outcome measure\nx,y,z,1,l,Q,m\n",
+                          "Row 2, column “VF1”: “Q” is not a mark"),
                          (b"\xff\xfe\x00", "not UTF-8")):
         r = client.post(f"/sessions/{ids['id']}/actions", data={"what": "import", "file": (io.BytesIO(bad), "x.csv")},
                         content_type="multipart/form-data", follow_redirects=True)

@@ -3,6 +3,7 @@ import base64
 import copy
 import io
 import json
+import re
 
 import pytest
 
@@ -158,8 +159,14 @@ HEAD = "Theme,Sub-theme,Action,No,Suggested lead,Outcome measure\n"
 
 
 def import_csv(client, session_id, text):
+    """Upload, and confirm if the preview offers it: both pages' text."""
     data = {"what": "import", "file": (io.BytesIO(text if isinstance(text, bytes) else text.encode()), "a.csv")}
-    return client.post(f"/sessions/{session_id}/actions", data=data, follow_redirects=True).get_data(as_text=True)
+    page = client.post(f"/sessions/{session_id}/actions", data=data, follow_redirects=True).get_data(as_text=True)
+    if "import-confirm" in page:
+        token = re.search(r'name="upload" value="([^"]+)"', page).group(1)
+        page += client.post(f"/sessions/{session_id}/actions", data={"what": "import-confirm", "upload": token},
+                            follow_redirects=True).get_data(as_text=True)
+    return page
 
 
 def actions(app):
@@ -180,9 +187,11 @@ def test_a_huge_actions_csv_is_refused_whole(app, client, facilitator):
 @pytest.mark.parametrize("text, message", [
     (HEAD + "T,S," + "x" * 6000 + ",1,Me,Done\n", "longer than 5000"),
     (HEAD + "T,S,\"" + "x" * 200_000 + "\",1,Me,Done\n", "not a CSV consult can read (line 2: field larger"),
-    (HEAD.replace("Outcome", ",".join(f"P{i}" for i in range(20)) + ",Outcome"), "priority columns"),
+    (HEAD.replace("Outcome", ",".join(f"P{i}" for i in range(20)) + ",Outcome") + "T,S,Do,1,Me,Done\n",
+     "at most 12 priorities"),
     (HEAD + "T,S,Do\x00it,1,Me,Done\n", "Imported 1 actions"),
-    (HEAD + "T,S,Do,1,Me,Done\n" + "T,S,Do\n", "Row 3 has 3 cells"),
+    (HEAD + "T,S,Do,1,Me,Done\n" + "T,S,Do,1,Me,Done,more\n", "Row 3 has 7 cells"),
+    ("Theme;Action\n" + "T;Do\n" * 3 + ";".join(["x"] * 41) + "\n", "at most 40 columns"),
 ])
 def test_bad_actions_csv_is_a_message(app, client, facilitator, text, message):
     cafe = make_cafe(app, facilitator)

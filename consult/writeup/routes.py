@@ -1,11 +1,15 @@
 """Downloads of a session's write-up, for its facilitator."""
 import json
+import os
+import re
+import secrets
+import time
 
-from flask import Response, abort, flash, g, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import framework, limits, offload, rules, secret_links, services
+from .. import framework, limits, offload, rules, secret_links, services, transfer
 from ..extensions import as_report, db
 from ..facilitator.routes import own_session
 from ..models import CafeSession
@@ -140,6 +144,7 @@ def actions(session_id):
                 flash(f"Action {action.number} made from the highlight: add its lead, priorities and measure.")
                 return redirect(url_for(".actions", session_id=session.id) + f"#a{action.id}")
             elif what == "import":
+                # Step one: read the file and show what it would add; nothing is saved yet.
                 upload = request.files.get("file")
                 if upload is None or not upload.filename:
                     raise rules.Invalid("Choose a CSV file to import.")
@@ -147,14 +152,97 @@ def actions(session_id):
                     text = upload.read(2_000_000).decode("utf-8-sig")
                 except UnicodeDecodeError:
                     raise rules.Invalid("The file is not UTF-8 text: save it from your spreadsheet as “CSV UTF-8”.") from None
-                flash(f"Imported {services.import_actions(session, text)} actions.")
+                services.preview_actions(session, text)  # a file that cannot be read at all: say so now
+                token = _keep_upload(session, text)
+                return redirect(url_for(".actions", session_id=session.id, preview=token))
+            elif what == "import-confirm":
+                token = request.form.get("upload")
+                added = services.import_actions(session, _take_upload(session, token))
+                flash(f"Imported {added} actions.")
+            elif what == "import-cancel":
+                _drop_upload(session, request.form.get("upload"))
+                flash("Import cancelled: nothing was added.")
             else:
                 abort(400, "Unknown action.")
         except rules.Invalid as error:
             flash(str(error), "error")
         return redirect(url_for(".actions", session_id=session.id))
+    token = request.args.get("preview")
+    if token is not None:
+        try:
+            plan = services.preview_actions(session, _kept_upload(session, token))
+        except rules.Invalid as error:
+            flash(str(error), "error")
+            return redirect(url_for(".actions", session_id=session.id))
+        return render_template("writeup/import_preview.html", session=session, plan=plan, token=token,
+                               message=None if plan["ok"] else transfer.plan_message(plan), shown=PREVIEW_ROWS)
     return render_template("writeup/actions.html", session=session, highlights=framework.highlights(session),
                            made={a.note_id for a in session.actions if a.note_id})
+
+
+# An uploaded actions CSV waits in the instance folder between the preview and the confirm:
+# under a random name that also holds the account and the session, so a name from the form
+# opens only this facilitator's upload for this session. Left-over files go after a day.
+PREVIEW_ROWS = 20
+UPLOAD_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
+UPLOAD_DAYS = 1
+
+
+def _upload_dir():
+    return os.path.join(current_app.instance_path, "imports")
+
+
+def _upload_path(session, token):
+    if not isinstance(token, str) or not UPLOAD_TOKEN.fullmatch(token):
+        return None
+    return os.path.join(_upload_dir(), f"actions-u{current_user.get_id()}-s{session.id}-{token}.csv")
+
+
+def _keep_upload(session, text):
+    folder = _upload_dir()
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    old = time.time() - UPLOAD_DAYS * 86400
+    for name in os.listdir(folder):
+        try:
+            if os.path.getmtime(os.path.join(folder, name)) < old:
+                os.remove(os.path.join(folder, name))
+        except OSError:
+            pass  # another worker removed it first
+    token = secrets.token_urlsafe(24)
+    with open(_upload_path(session, token), "w", encoding="utf-8") as out:
+        out.write(text)
+    return token
+
+
+GONE = "That import is no longer waiting (done, cancelled or expired): upload the file again."
+
+
+def _kept_upload(session, token):
+    path = _upload_path(session, token)
+    try:
+        with open(path or "", encoding="utf-8") as kept:
+            return kept.read()
+    except (OSError, UnicodeDecodeError):
+        raise rules.Invalid(GONE) from None
+
+
+def _take_upload(session, token):
+    """The upload, removed so that a second click on confirm cannot import it twice."""
+    text = _kept_upload(session, token)
+    try:
+        os.remove(_upload_path(session, token))
+    except OSError:
+        raise rules.Invalid(GONE) from None  # the other click took it
+    return text
+
+
+def _drop_upload(session, token):
+    path = _upload_path(session, token)
+    if path:
+        try:
+            os.remove(path)
+        except OSError:
+            pass  # already gone: a second click on cancel
 
 
 @bp.route("/sessions/<int:session_id>/actions.csv")
