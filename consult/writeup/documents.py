@@ -105,7 +105,7 @@ def docx(session):
     footer._p.append(field)
 
     doc.add_heading(w["heading"], level=0)
-    doc.add_paragraph().add_run("Full write-up of group discussions").bold = True
+    doc.add_paragraph().add_run(w["subtitle"]).bold = True
     doc.add_paragraph(w["facts"])
     if w["description"]:
         doc.add_paragraph(w["description"])
@@ -240,6 +240,16 @@ def xlsx(session, public=False):
             cells.append(cell)
         sheet.append(cells)
 
+    # A cover sheet with the title page's lines, as the other formats open; every sheet's tables
+    # still start on row 1, and every sheet prints with the title line in its page header.
+    cover = book.create_sheet("Write-up")
+    cover.column_dimensions["A"].width = 90
+    row(cover, [w["heading"]], Font(bold=True, size=16))
+    row(cover, [w["subtitle"]], Font(bold=True, size=13, color="0B5CAD"))
+    row(cover, [w["facts"]])
+    if w["description"]:
+        row(cover, [w["description"]])
+
     raw = book.create_sheet("Raw data")
     row(raw, RAW_COLUMNS, bold)
     for values in raw_rows(session, public):
@@ -345,6 +355,8 @@ def xlsx(session, public=False):
         row(actions, ["Theme", "Sub-theme", "Action", "No", "Suggested lead", *codes, "Outcome measure"], bold)
         for a in w["actions"]:
             row(actions, [a["theme"], a["sub_theme"], a["text"], a["number"], a["lead"], *a["links"], a["outcome"]])
+    for sheet in book.worksheets:
+        sheet.oddHeader.center.text = w["heading"].replace("&", "&&")  # "&" starts a header code
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
