@@ -161,7 +161,7 @@
     if (live && same) {
       var fresh = result.notes.filter(function (n) { return !before[n.id] && !mine[n.id]; });
       if (fresh.length === 1) say("New note: " + (fresh[0].text.length > 90 ? fresh[0].text.slice(0, 88) + "…" : fresh[0].text), "ok");
-      else if (fresh.length > 1) say(fresh.length + " new notes.", "ok");
+      else if (fresh.length > 1) say(window.consultDom.count(fresh.length, "new note") + ".", "ok");
     }
     renderNotes();
   }
@@ -250,8 +250,7 @@
       " yet. They appear here as soon as they are posted.";
     mergeBar.hidden = !selected.length;
     mergeStatus.textContent = selected.length
-      ? selected.length + (selected.length === 1 ? " note" : " notes") +
-        " selected. Press “Merge into this one” on the note to keep."
+      ? window.consultDom.count(selected.length, "note") + " selected. Press “Merge into this one” on the note to keep."
       : "";
 
     if (key) {

@@ -503,7 +503,7 @@
   // The notes come from the server ("dots" event, or the state); this phone's own dots (state.my_dots)
   // from the server's acks, so "dots left" is what the server counts: a dot on a note merged into
   // another shows on that one, and a dot on a note the facilitator hid is given back.
-  function dotWord(n) { return n === 1 ? "dot" : "dots"; }
+  function dotWord(n) { return window.consultDom.plural(n, "dot"); }
   function shortText(text) { return "“" + (text.length > 80 ? text.slice(0, 77) + "…" : text) + "”"; }
   function dotNotes(q) {
     var d = state.dots;
