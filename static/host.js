@@ -57,7 +57,7 @@
   function countText(length, max) {
     if (!length) return "Up to " + max + " characters.";
     var left = max - length;
-    return left >= 0 ? left + " characters left." : "Too long by " + (-left) + " characters.";
+    return left >= 0 ? window.consultDom.count(left, "character") + " left." : "Too long by " + window.consultDom.count(-left, "character") + ".";
   }
 
   // -- the connection -----------------------------------------------------------------
@@ -521,7 +521,7 @@
       e.preventDefault();
       var text = area.value.trim();
       if (!text) { say("A note cannot be empty: hide it instead.", "error"); area.focus(); return; }
-      if (text.length > max) { say("Too long by " + (text.length - max) + " characters.", "error"); area.focus(); return; }
+      if (text.length > max) { say("Too long by " + window.consultDom.count(text.length - max, "character") + ".", "error"); area.focus(); return; }
       act("edit", { note_id: n.id, text: text }, function () {
         if (editing && editing.id === n.id) { editing = null; wantFocus = "e" + n.id; }
         return "✓ Note corrected. The earlier text is kept.";
@@ -568,7 +568,7 @@
     if (!q) return;
     if (!text) { status(addStatus, "Write the note first.", "error"); addText.focus(); return; }
     if (text.length > q.max_length) {
-      status(addStatus, "Too long by " + (text.length - q.max_length) + " characters.", "error");
+      status(addStatus, "Too long by " + window.consultDom.count(text.length - q.max_length, "character") + ".", "error");
       addText.focus();
       return;
     }

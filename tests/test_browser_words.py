@@ -46,3 +46,17 @@ def test_projector_counts_one_note_then_two(server, page):  # noqa: F811
     page.goto(live.url + control)  # the control page draws the same counts with the same helper
     expect(page.locator("#screen")).to_have_attribute("data-live", "connected")
     expect(page.locator("#results > p.total, #results > p.hidden-results")).to_have_text(re.compile(r"^2 notes( so far|$)"))
+
+
+def test_the_phone_counts_characters_in_the_singular(server, page):  # noqa: F811
+    live, code = server
+    page.goto(f"{live.url}/j/{code}")
+    box = page.get_by_label("Your note", exact=True)
+    box.fill("x" * 279)  # the demo's first question takes 280 characters
+    expect(page.locator("#count")).to_have_text("1 character left.")
+    box.fill("x" * 278)
+    expect(page.locator("#count")).to_have_text("2 characters left.")
+    box.fill("x" * 281)
+    expect(page.locator("#count")).to_have_text("Too long by 1 character.")
+    box.fill("x" * 282)
+    expect(page.locator("#count")).to_have_text("Too long by 2 characters.")
