@@ -3,6 +3,7 @@ counts read "1 participant", "2 participants" in the write-up, the pages and the
 import csv
 import datetime
 import io
+import re
 
 import pytest
 
@@ -145,3 +146,13 @@ def test_the_control_page_counts_dots_in_the_singular(app, one, client):
         services.set_dots(session, one["questions"][0], "close")
         services.set_dots(session, one["questions"][0], "open", 3)
     assert "dot-voting open (3 dots each)" in client.get(f"/sessions/{one['id']}/control").get_data(as_text=True)
+
+
+def test_a_long_title_fits_the_printed_sheet_header():
+    from consult.writeup.documents import _sheet_header
+
+    assert _sheet_header("Oak & Ash, 23 September 2019") == "Oak && Ash, 23 September 2019"
+    for title in ("&" * 219, "x" + "&" * 218, "x" * 219):
+        header = _sheet_header(title)
+        assert len(header) <= 255 and header.endswith("…")
+        assert all(len(run) % 2 == 0 for run in re.findall("&+", header))  # every "&" still doubled

@@ -214,6 +214,16 @@ def docx(session):
     return out.getvalue()
 
 
+def _sheet_header(text):
+    """A printed sheet header: "&" doubled, as a lone "&" starts a header code, and at most the 255
+    characters Excel takes (a 200-character title full of "&" could pass it)."""
+    escaped = text.replace("&", "&&")
+    while len(escaped) > 255:
+        text = text[:-1]
+        escaped = text.rstrip().replace("&", "&&") + "…"
+    return escaped
+
+
 def xlsx(session, public=False):
     """A workbook: every vote and note, the results with native bar charts, the notes table, actions.
 
@@ -356,7 +366,7 @@ def xlsx(session, public=False):
         for a in w["actions"]:
             row(actions, [a["theme"], a["sub_theme"], a["text"], a["number"], a["lead"], *a["links"], a["outcome"]])
     for sheet in book.worksheets:
-        sheet.oddHeader.center.text = w["heading"].replace("&", "&&")  # "&" starts a header code
+        sheet.oddHeader.center.text = _sheet_header(w["heading"])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
