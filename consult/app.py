@@ -134,6 +134,10 @@ def create_app(overrides=None):
             return None
         return db.session.scalar(select(models.Facilitator).filter_by(session_token=token))
 
+    # Counts and dates in words, the same helpers as the write-ups: {{ n|count("participant") }}.
+    from . import words
+    app.jinja_env.filters.update(count=words.count, plural=words.plural, in_words=words.in_words,
+                                 long_date=words.long_date)
     app.register_blueprint(auth_bp)
     app.register_blueprint(facilitator_bp)
     app.register_blueprint(host_bp)

@@ -17,6 +17,7 @@ import secrets
 
 from sqlalchemy import select
 
+from . import words
 from .extensions import db
 from .models import CODE_ALPHABET, AuditEntry, Note, Question, Vote, utcnow
 
@@ -153,7 +154,7 @@ def question_deleted(question, by=""):
     count = answer_count(question)
     append([{"session_id": question.session_id, "question_id": None, "kind": "deleted", "client_id": None,
              "participant_id": None, "target_id": question.id,
-             "value": f"{question.text} ({count} answer{'' if count == 1 else 's'})", "detail": "", "by": (by or "")[:80],
+             "value": f"{question.text} ({words.count(count, 'answer')})", "detail": "", "by": (by or "")[:80],
              "receipt": None, "at": utcnow()}])
 
 

@@ -12,6 +12,7 @@ import time
 from datetime import datetime
 
 from . import offload
+from .words import count
 
 NAME = re.compile(r"^consult-\d{8}-\d{6}(-\d+)?\.db$")
 
@@ -151,4 +152,4 @@ class Schedule:
 def since(path):
     """'3 minutes ago', for the CLI's listing."""
     minutes = int((time.time() - os.path.getmtime(path)) // 60)
-    return "just now" if minutes < 1 else f"{minutes} minute{'s' if minutes != 1 else ''} ago"
+    return "just now" if minutes < 1 else f"{count(minutes, 'minute')} ago"

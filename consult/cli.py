@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
-from . import schema
+from . import schema, words
 from .extensions import db
 
 DEMO_EMAIL = "demo@example.org"
@@ -222,7 +222,8 @@ def _schedule_backups(app):
     except backup.BackupError:
         return  # PostgreSQL: its own tools back it up
     schedule.start()
-    click.echo(f"Backing up the database every {app.config['CONSULT_BACKUP_MINUTES']:g} minutes "
+    click.echo(f"Backing up the database every {app.config['CONSULT_BACKUP_MINUTES']:g} "
+               f"{words.plural(app.config['CONSULT_BACKUP_MINUTES'], 'minute')} "
                f"(when it changed) to {schedule.to}")
 
 

@@ -26,6 +26,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from . import device
 from .extensions import limiter
+from .words import count
 
 TOO_FAST = "You are sending very fast: wait a moment and try again."
 TOO_MANY_SOCKETS = "This phone has too many consult pages open: close the others, then reload this one."
@@ -320,5 +321,5 @@ def _retry_after():
 
 def _duration(seconds):
     if seconds < 90:
-        return f"{seconds} seconds"
-    return f"{math.ceil(seconds / 60)} minutes"
+        return count(seconds, "second")
+    return count(math.ceil(seconds / 60), "minute")

@@ -6,6 +6,10 @@ window.consultDom = {
     window.crypto.getRandomValues(bytes);
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   },
+  // A count and its word, the same rule as the write-ups (consult/words.py): count(1, "note") is
+  // "1 note", count(2, "note") "2 notes"; irregular plurals are passed: count(n, "person", "people").
+  plural: function (n, one, many) { return n === 1 ? one : (many || one + "s"); },
+  count: function (n, one, many) { return n + " " + window.consultDom.plural(n, one, many); },
   el: function (tag, attrs, text) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) {

@@ -57,7 +57,7 @@
   function countText(length, max) {
     if (!length) return "Up to " + max + " characters.";
     var left = max - length;
-    return left >= 0 ? left + " characters left." : "Too long by " + (-left) + " characters.";
+    return left >= 0 ? window.consultDom.count(left, "character") + " left." : "Too long by " + window.consultDom.count(-left, "character") + ".";
   }
 
   // -- the connection -----------------------------------------------------------------
@@ -161,7 +161,7 @@
     if (live && same) {
       var fresh = result.notes.filter(function (n) { return !before[n.id] && !mine[n.id]; });
       if (fresh.length === 1) say("New " + noun() + ": " + (fresh[0].text.length > 90 ? fresh[0].text.slice(0, 88) + "…" : fresh[0].text), "ok");
-      else if (fresh.length > 1) say(fresh.length + " new " + noun(true) + ".", "ok");
+      else if (fresh.length > 1) say(window.consultDom.count(fresh.length, "new " + noun(), "new " + noun(true)) + ".", "ok");
     }
     renderNotes();
   }
@@ -251,7 +251,7 @@
       " yet. They appear here as soon as they are posted.";
     mergeBar.hidden = !selected.length;
     mergeStatus.textContent = selected.length
-      ? selected.length + " " + noun(selected.length !== 1) +
+      ? window.consultDom.count(selected.length, noun(), noun(true)) +
         " selected. Press “Merge into this one” on the " + noun() + " to keep."
       : "";
 
@@ -527,7 +527,7 @@
       e.preventDefault();
       var text = area.value.trim();
       if (!text) { say("A " + noun() + " cannot be empty: hide it instead.", "error"); area.focus(); return; }
-      if (text.length > max) { say("Too long by " + (text.length - max) + " characters.", "error"); area.focus(); return; }
+      if (text.length > max) { say("Too long by " + window.consultDom.count(text.length - max, "character") + ".", "error"); area.focus(); return; }
       act("edit", { note_id: n.id, text: text }, function () {
         if (editing && editing.id === n.id) { editing = null; wantFocus = "e" + n.id; }
         return "✓ " + Noun() + " corrected. The earlier text is kept.";
@@ -574,7 +574,7 @@
     if (!q) return;
     if (!text) { status(addStatus, "Write the " + noun() + " first.", "error"); addText.focus(); return; }
     if (text.length > q.max_length) {
-      status(addStatus, "Too long by " + (text.length - q.max_length) + " characters.", "error");
+      status(addStatus, "Too long by " + window.consultDom.count(text.length - q.max_length, "character") + ".", "error");
       addText.focus();
       return;
     }

@@ -36,7 +36,7 @@
     var count = el("p", { id: "count", className: "hint" }, "Up to " + limit + " characters.");
     area.addEventListener("input", function () {
       var left = limit - area.value.length;
-      count.textContent = left >= 0 ? left + " characters left." : "Too long by " + (-left) + " characters.";
+      count.textContent = left >= 0 ? window.consultDom.count(left, "character") + " left." : "Too long by " + window.consultDom.count(-left, "character") + ".";
       count.className = left >= 0 ? "hint" : "hint error";
     });
     var field = el("div", { className: "field" });
@@ -252,7 +252,7 @@
           e.preventDefault();
           var text = area.value.trim();
           if (!text) { hint("Write a note before sending."); area.focus(); return; }
-          if (text.length > q.max_length) { hint("Your note is too long by " + (text.length - q.max_length) + " characters. Shorten it and send again."); area.focus(); return; }
+          if (text.length > q.max_length) { hint("Your note is too long by " + window.consultDom.count(text.length - q.max_length, "character") + ". Shorten it and send again."); area.focus(); return; }
           submit("note", { question_id: q.id, text: text });
           area.value = "";
           count.textContent = "Up to " + q.max_length + " characters.";
@@ -439,7 +439,7 @@
         e.preventDefault();
         var text = area.value.trim();
         if (!text) { hint("Write your milestone before sending."); area.focus(); return; }
-        if (text.length > q.max_length) { hint("Your milestone is too long by " + (text.length - q.max_length) + " characters. Shorten it and send again."); area.focus(); return; }
+        if (text.length > q.max_length) { hint("Your milestone is too long by " + window.consultDom.count(text.length - q.max_length, "character") + ". Shorten it and send again."); area.focus(); return; }
         submit("note", { question_id: q.id, text: text, row_id: c.row, horizon_id: c.horizon });
         area.value = "";
         count.textContent = "Up to " + q.max_length + " characters.";
@@ -505,7 +505,7 @@
   // The notes come from the server ("dots" event, or the state); this phone's own dots (state.my_dots)
   // from the server's acks, so "dots left" is what the server counts: a dot on a note merged into
   // another shows on that one, and a dot on a note the facilitator hid is given back.
-  function dotWord(n) { return n === 1 ? "dot" : "dots"; }
+  function dotWord(n) { return window.consultDom.plural(n, "dot"); }
   function shortText(text) { return "“" + (text.length > 80 ? text.slice(0, 77) + "…" : text) + "”"; }
   function dotNotes(q) {
     var d = state.dots;

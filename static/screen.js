@@ -5,6 +5,7 @@
   var view = screen.dataset.view;
   var results = document.getElementById("results");
   var state = JSON.parse(document.getElementById("state").textContent);
+  var count = window.consultDom.count;  // "1 note", "2 notes" (static/dom.js)
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -195,16 +196,17 @@
     if (!q) { results.appendChild(el("p", "waiting", "No question on screen yet.")); return; }
     if (!r) return;
     if (r.hidden && r.dots_placed !== undefined) {  // dot-voting with the results hidden: how many dots, not where
-      results.appendChild(el("p", "hidden-results", r.total + (r.total === 1 ? " note · " : " notes · ") + r.dots_placed + " " +
-        dotsWord(r.dots_placed) + " placed so far · the ranking is hidden until the reveal"));
+      results.appendChild(el("p", "hidden-results", count(r.total, "note") + " · " + count(r.dots_placed, "dot") +
+        " placed so far · the ranking is hidden until the reveal"));
       return;
     }
     if (r.hidden) {
-      results.appendChild(el("p", "hidden-results", r.total + (r.kind === "notes" ? " notes so far" : r.kind === "trajectory" ? " milestones so far" : " answers so far") + " · results are hidden until the reveal"));
+      results.appendChild(el("p", "hidden-results", count(r.total, r.kind === "notes" ? "note" : r.kind === "trajectory" ? "milestone" : "answer") +
+        " so far · results are hidden until the reveal"));
       return;
     }
     if (r.kind === "trajectory") {
-      results.appendChild(el("p", "total", r.total + (r.total === 1 ? " milestone" : " milestones")));
+      results.appendChild(el("p", "total", count(r.total, "milestone")));
       results.appendChild(trajectoryGrid(s, r));
       return;
     }
@@ -213,14 +215,14 @@
       return;
     }
     if (r.kind === "notes") {
-      results.appendChild(el("p", "total", r.total + (r.total === 1 ? " note" : " notes")));
+      results.appendChild(el("p", "total", count(r.total, "note")));
       var wall = el("ul", "wall");
       // Newest first: on a full wall, the note just posted is the one in view.
       r.notes.slice().reverse().forEach(function (n) { wall.appendChild(sticky(s, n)); });
       results.appendChild(wall);
       return;
     }
-    var total = el("p", "total", r.total + (r.total === 1 ? " answer" : " answers") + (r.mean !== null && r.mean !== undefined ? " · average " + r.mean : ""));
+    var total = el("p", "total", count(r.total, "answer") + (r.mean !== null && r.mean !== undefined ? " · average " + r.mean : ""));
     results.appendChild(total);
     var list = el("ul", "bars");
     r.bars.forEach(function (b) {
@@ -288,15 +290,13 @@
 
   // -- Dot-voting: the notes ranked by their dots, bars scaled to the most dots ----------------------
   var PROJECTOR_RANKED = 15;
-  function dotsWord(n) { return n === 1 ? "dot" : "dots"; }
   function dotStatus(q) {
     if (q.kind !== "notes" || !q.dots) return "";
-    return q.dots_open ? " · dot-voting open (" + q.dots + " " + dotsWord(q.dots) + " each)" : " · dot-voting closed";
+    return q.dots_open ? " · dot-voting open (" + count(q.dots, "dot") + " each)" : " · dot-voting closed";
   }
   function renderRanked(s, d) {
-    results.appendChild(el("p", "total dots-total", d.placed + " " + dotsWord(d.placed) + " from " + d.voters +
-      (d.voters === 1 ? " person" : " people") +
-      (d.open ? " · dot-voting open: " + d.per_person + " " + dotsWord(d.per_person) + " each" : " · dot-voting closed")));
+    results.appendChild(el("p", "total dots-total", count(d.placed, "dot") + " from " + count(d.voters, "person", "people") +
+      (d.open ? " · dot-voting open: " + count(d.per_person, "dot") + " each" : " · dot-voting closed")));
     if (!d.ranked.length) { results.appendChild(el("p", "waiting", "No notes to rank yet.")); return; }
     var most = d.ranked.reduce(function (m, n) { return Math.max(m, n.dots); }, 0);
     var list = el("ol", "ranked");
@@ -325,7 +325,7 @@
       track.appendChild(fill);
       body.appendChild(track);
       item.appendChild(body);
-      item.appendChild(el("span", "dot-figure", n.dots + " " + dotsWord(n.dots)));
+      item.appendChild(el("span", "dot-figure", count(n.dots, "dot")));
       if (view === "control") {
         var url = screen.dataset.moderateUrl;
         var actions = el("span", "note-actions");
@@ -338,7 +338,7 @@
     });
     results.appendChild(list);
     var more = d.ranked.length - shown.length;
-    if (more > 0) results.appendChild(el("p", "ranked-more", "+ " + more + " more " + (more === 1 ? "note" : "notes") + " ranked lower"));
+    if (more > 0) results.appendChild(el("p", "ranked-more", "+ " + more + " more " + window.consultDom.plural(more, "note") + " ranked lower"));
   }
 
   function renderControls(s) {
@@ -369,7 +369,7 @@
       if (s.current && heading.textContent !== s.current.text) heading.textContent = s.current.text;
       showPicture(s.current);
       setText("current-status", s.current ? (s.current.dots_open
-        ? "Prioritise: put your " + s.current.dots + " " + dotsWord(s.current.dots) + " on the notes that matter most to you"
+        ? "Prioritise: put your " + count(s.current.dots, "dot") + " on the notes that matter most to you"
         : s.current.is_open ? "" : "Closed") : "");
       var status = document.getElementById("current-status");
       if (status) status.classList.toggle("prioritise", !!(s.current && s.current.dots_open));

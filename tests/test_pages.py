@@ -486,7 +486,8 @@ def test_edit_question_keeps_answers(app, client, cafe):
     with app.app_context():
         vote = db.session.query(Vote).one()
         assert [c.option_id for c in vote.choices] == [red]
-    assert "1 answers" in text(client.get(f"/sessions/{cafe['id']}"))
+    page = text(client.get(f"/sessions/{cafe['id']}"))
+    assert "· 1 answer" in page and "1 answers" not in page  # counted in the singular
 
 
 @pytest.mark.parametrize(

@@ -601,7 +601,7 @@ def test_html_markdown_and_csv_show_the_grid(app, written):
             assert line.count("|") - line.count("\\|") == 6, line
 
     table = list(csv.reader(io.StringIO(csv_text(session))))
-    assert table[0] == RAW_COLUMNS and table[0][-2:] == ["row", "horizon"] and table[0][:13] == RAW_COLUMNS[:13]
+    assert table[0] == RAW_COLUMNS and table[0][-4:-2] == ["row", "horizon"] and table[0][:13] == RAW_COLUMNS[:13]
     by_id = {r[RAW_COLUMNS.index("id")]: dict(zip(RAW_COLUMNS, r)) for r in table[1:]}
     assert (by_id[str(n["hub"])]["row"], by_id[str(n["hub"])]["horizon"]) == ("Skills for young people", "Sustaining")
     assert (by_id[str(n["host"])]["row"], by_id[str(n["host"])]["horizon"]) == ("Affordable homes", "Sustaining")
@@ -629,7 +629,7 @@ def test_word_excel_and_pdf_read_back(app, written):
     assert any("Housing needs a long view" in p.text for p in document.paragraphs)
 
     book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes))
-    assert book.sheetnames[:3] == ["Raw data", "Results", "Notes"] and "Trajectory" in book.sheetnames
+    assert book.sheetnames[:4] == ["Write-up", "Raw data", "Results", "Notes"] and "Trajectory" in book.sheetnames
     sheet = list(book["Trajectory"].iter_rows(values_only=True))
     assert sheet[0][0] == "2. Where could we be, and when?"
     assert sheet[1] == ("Question or theme", "Exploring ~ 12 months", "Emerging ~ 6 – 24 months",
@@ -638,9 +638,9 @@ def test_word_excel_and_pdf_read_back(app, written):
     formula = next(c for row in book["Trajectory"].iter_rows() for c in row if c.value == "• =SUM(1,2)")
     assert formula.data_type == "s" and formula.alignment.wrap_text
     raw = list(book["Raw data"].iter_rows(values_only=True))
-    assert raw[0][-2:] == ("row", "horizon")
+    assert raw[0][-4:-2] == ("row", "horizon")
     hub = next(r for r in raw if r[RAW_COLUMNS.index("id")] == n["hub"])
-    assert hub[-2:] == ("Skills for young people", "Sustaining")
+    assert hub[-4:-2] == ("Skills for young people", "Sustaining")
 
     flat = pdf_text(pdf_bytes)
     for expected in ("Question or theme", "Exploring", "~ 12 months", "Systems change", "Job fair in the library",

@@ -248,7 +248,7 @@ def test_pdf_word_and_excel_read_back(app, full):
     assert len(pdf.pages) > 1 and flat.count("Leicester café £ “2026”") >= len(pdf.pages)  # the running header
     # A title page, as the paper write-ups have, with the contents: the questions start on page 2.
     first, second = (" ".join(page.extract_text().split()) for page in pdf.pages[:2])
-    assert first.startswith("Leicester café £ “2026” Full write-up of group discussions 4 participants")
+    assert first.startswith("Leicester café £ “2026” Full write-up of group discussions exploring one vital question 4 participants")
     assert re.search(r"Contents 1\. Pick one [. ]*2 2\. What does success look like\?", first), first
     assert "Answer Count Percent" not in first and "1. Pick one" in second and "Answer Count Percent" in second
     assert re.search(r"Action framework [. ]*\d+ Participation [. ]*\d+", first), first
@@ -290,7 +290,7 @@ def test_pdf_word_and_excel_read_back(app, full):
     assert [c.value for c in book.active["B"]][1:] == [2, 2, 0]
 
     book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes))
-    assert book.sheetnames[:3] == ["Raw data", "Results", "Notes"] and "Actions" in book.sheetnames
+    assert book.sheetnames[:4] == ["Write-up", "Raw data", "Results", "Notes"] and "Actions" in book.sheetnames
     raw = list(book["Raw data"].iter_rows(values_only=True))
     assert raw[0][0] == "kind" and len(raw) == 1 + 5 + 7
     at = raw[0].index("id")

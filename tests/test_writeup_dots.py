@@ -127,7 +127,7 @@ def test_pdf_word_and_excel_read_back(app, voted):
     assert any("Dot-voting: 3 dots each" in p.text for p in document.paragraphs)
 
     book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes))
-    assert book.sheetnames[:3] == ["Raw data", "Results", "Notes"] and "Prioritised" in book.sheetnames
+    assert book.sheetnames[:4] == ["Write-up", "Raw data", "Results", "Notes"] and "Prioritised" in book.sheetnames
     sheet = book["Prioritised"]
     values = list(sheet.iter_rows(values_only=True))
     header = values.index(("Rank", "Note", "Dots"))

@@ -3,7 +3,7 @@ from flask import Response, abort, flash, jsonify, redirect, render_template, re
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import audit, cafe, limits, live, pictures, rules, services, starters
+from .. import audit, cafe, limits, live, pictures, rules, services, starters, words
 from ..extensions import db
 from ..forms import ModerationForm, NewSessionForm, QuestionForm, SessionForm, TablesForm
 from ..models import KINDS, CafeSession
@@ -49,7 +49,7 @@ def new():
         (key, t["label"]) for key, t in starters.TEMPLATES.items()]
     if earlier:
         form.start.choices.append((starters.COPY, "A copy of an earlier session"))
-    form.source.choices = [(s.id, s.title + (f", {s.date.strftime('%-d %B %Y')}" if s.date else "")) for s in earlier]
+    form.source.choices = [(s.id, s.title + (f", {words.long_date(s.date)}" if s.date else "")) for s in earlier]
     if form.validate_on_submit():
         choice = form.start.data
         source = next((s for s in earlier if s.id == form.source.data), None) if choice == starters.COPY else None
@@ -256,7 +256,7 @@ def tables(session_id):
             form.tables.errors = [str(error)]
         else:
             count = len(session.tables)
-            flash(f"Saved: {count} table{'' if count == 1 else 's'}." if count else "Saved: no tables.")
+            flash(f"Saved: {words.count(count, 'table')}." if count else "Saved: no tables.")
             return redirect(url_for(".detail", session_id=session.id) + "#table-setup")
     flash("The tables were not saved: see below.", "error")
     return render_detail(session, tables_form=form)
@@ -360,7 +360,7 @@ def dots_(session_id):
         flash(str(error), "error")
     else:
         if question.dots_open:
-            flash(f"Dot-voting is open: everyone has {question.dots} dot{'' if question.dots == 1 else 's'} "
+            flash(f"Dot-voting is open: everyone has {words.count(question.dots, 'dot')} "
                   "to place on the notes.")
         else:
             flash("Dot-voting is closed. The ranking stays on the projector and goes into the write-up.")

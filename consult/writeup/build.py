@@ -7,6 +7,7 @@ from ..extensions import db
 from ..models import HostSummary, Note, Participant, Vote
 from ..results import dot_ranking, results
 from .formats import horizon_label
+from ..words import count, in_words, long_date, plural
 
 NO_TABLE = "Not at a table"
 
@@ -50,13 +51,28 @@ def writeup(session):
         "priorities": [{"code": p.code, "name": p.name} for p in session.priorities],
         "actions": [_action(a, session.priorities) for a in session.actions],
     }
-    # The title page's lines, the same in every format: "<Session title>, <date>" (also the
-    # running header) and venue · participants · tables · rounds.
-    w["heading"] = w["title"] + (f", {w['date'].strftime('%-d %B %Y')}" if w["date"] else "")
+    # The title page's lines, the same in every format, as the paper write-ups have them:
+    # "<Session title>, <date in words>" (also the running header), the subtitle naming how many
+    # vital (open-notes) questions were explored, then venue · participants · tables · rounds.
+    w["heading"] = heading(session)
+    w["subtitle"] = subtitle(sum(1 for q in questions if q["kind"] == "notes"))
     w["facts"] = " · ".join(part for part in (
-        w["venue"], f"{joined} participants", f"{len(w['tables'])} tables" if w["tables"] else "",
-        f"{rounds} rounds" if rounds else "") if part)
+        w["venue"], count(joined, "participant"), count(len(w["tables"]), "table") if w["tables"] else "",
+        count(rounds, "round") if rounds else "") if part)
     return w
+
+
+def heading(session):
+    """The title line: "<Session title>, <date in words>", or the title alone without a date."""
+    return session.title + (f", {long_date(session.date)}" if session.date else "")
+
+
+def subtitle(vital):
+    """ "Full write-up of group discussions exploring five vital questions"; without open-notes
+    questions, no count of them."""
+    if not vital:
+        return "Full write-up of group discussions"
+    return f"Full write-up of group discussions exploring {in_words(vital)} vital {plural(vital, 'question')}"
 
 
 def _shown(question):
@@ -114,8 +130,7 @@ def _prioritised(question, tables, merged):
               "table": tables.get(n["table_id"], NO_TABLE) if tables else ""}
              for n in ranking["ranked"] if n["dots"]]
     each, placed, voters = question.dots, ranking["placed"], ranking["voters"]
-    summary = (f"Dot-voting: {each} dot{'' if each == 1 else 's'} each · {placed} dot{'' if placed == 1 else 's'} "
-               f"placed by {voters} {'person' if voters == 1 else 'people'}")
+    summary = f"Dot-voting: {count(each, 'dot')} each · {count(placed, 'dot')} placed by {count(voters, 'person', 'people')}"
     return {"per_person": each, "placed": placed, "voters": voters, "notes": notes, "summary": summary}
 
 

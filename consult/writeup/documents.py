@@ -105,7 +105,7 @@ def docx(session):
     footer._p.append(field)
 
     doc.add_heading(w["heading"], level=0)
-    doc.add_paragraph().add_run("Full write-up of group discussions").bold = True
+    doc.add_paragraph().add_run(w["subtitle"]).bold = True
     doc.add_paragraph(w["facts"])
     if w["description"]:
         doc.add_paragraph(w["description"])
@@ -214,6 +214,16 @@ def docx(session):
     return out.getvalue()
 
 
+def _sheet_header(text):
+    """A printed sheet header: "&" doubled, as a lone "&" starts a header code, and at most the 255
+    characters Excel takes (a 200-character title full of "&" could pass it)."""
+    escaped = text.replace("&", "&&")
+    while len(escaped) > 255:
+        text = text[:-1]
+        escaped = text.rstrip().replace("&", "&&") + "…"
+    return escaped
+
+
 def xlsx(session, public=False):
     """A workbook: every vote and note, the results with native bar charts, the notes table, actions.
 
@@ -239,6 +249,16 @@ def xlsx(session, public=False):
                 cell.number_format = formats[i]
             cells.append(cell)
         sheet.append(cells)
+
+    # A cover sheet with the title page's lines, as the other formats open; every sheet's tables
+    # still start on row 1, and every sheet prints with the title line in its page header.
+    cover = book.create_sheet("Write-up")
+    cover.column_dimensions["A"].width = 90
+    row(cover, [w["heading"]], Font(bold=True, size=16))
+    row(cover, [w["subtitle"]], Font(bold=True, size=13, color="0B5CAD"))
+    row(cover, [w["facts"]])
+    if w["description"]:
+        row(cover, [w["description"]])
 
     raw = book.create_sheet("Raw data")
     row(raw, RAW_COLUMNS, bold)
@@ -345,6 +365,8 @@ def xlsx(session, public=False):
         row(actions, ["Theme", "Sub-theme", "Action", "No", "Suggested lead", *codes, "Outcome measure"], bold)
         for a in w["actions"]:
             row(actions, [a["theme"], a["sub_theme"], a["text"], a["number"], a["lead"], *a["links"], a["outcome"]])
+    for sheet in book.worksheets:
+        sheet.oddHeader.center.text = _sheet_header(w["heading"])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

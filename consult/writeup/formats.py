@@ -11,6 +11,7 @@ from ..extensions import db
 from ..models import Dot, Note, Option, Question, Vote, VoteChoice
 from ..pictures import data_uri
 from ..transfer import safe_cell
+from .build import heading
 
 
 def _md(text):
@@ -22,12 +23,8 @@ def _md(text):
 
 
 def markdown(w):
-    out = [f"# {_md(w['title'])}", ""]
-    when = w["date"].strftime("%-d %B %Y") if w["date"] else ""
-    out += [f"**Full write-up of group discussions**{', ' + _md(when) if when else ''}", ""]
-    facts = [f"Venue: {_md(w['venue'])}" if w["venue"] else None, f"Participants: {w['joined']}",
-             f"Tables: {len(w['tables'])}" if w["tables"] else None, f"Rounds: {w['rounds']}" if w["rounds"] else None]
-    out += [" · ".join(f for f in facts if f), ""]
+    # The title page's lines, as in every format: "<title>, <date in words>", the subtitle, the facts.
+    out = [f"# {_md(w['heading'])}", "", f"**{_md(w['subtitle'])}**", "", _md(w["facts"]), ""]
     for q in w["questions"]:
         out += [f"## {q['number']}. {_md(q['text'])}", ""]
         out += _pictures_markdown(q)
@@ -133,8 +130,11 @@ def _grid_markdown(q):
     return out
 
 
+# The last two columns carry the café's title line ("<title>, <date in words>", as every write-up
+# opens) and its date (ISO, which spreadsheets read as a date) on every row: the header stays the
+# first line, so the file imports as it is, and several cafés' data can be stacked in one sheet.
 RAW_COLUMNS = ["kind", "question_number", "question", "answer", "table", "round", "time", "status",
-               "highlight", "merged_into", "author", "dots", "id", "row", "horizon"]
+               "highlight", "merged_into", "author", "dots", "id", "row", "horizon", "session", "date"]
 
 
 def raw_rows(session, public=False):
@@ -145,6 +145,7 @@ def raw_rows(session, public=False):
     the notes merged into it, as its ranking in the write-up does.
     """
     tables = {t.id: t.name for t in session.tables}
+    about = [heading(session), session.date.isoformat() if session.date else ""]
     number = {q.id: i for i, q in enumerate(session.questions, 1)}
     texts = {q.id: q.text for q in session.questions}
     rows = {r.id: r.text for q in session.questions for r in q.rows}  # a trajectory milestone's cell
@@ -160,7 +161,7 @@ def raw_rows(session, public=False):
     for v in db.session.scalars(select(Vote).join(Question).where(Question.session_id == session.id).order_by(Vote.id)):
         answer = "; ".join(chosen.get(v.id, [])) if v.value is None else str(v.value)
         yield ["vote", number[v.question_id], texts[v.question_id], answer, tables.get(v.table_id, ""), v.round,
-               v.updated_at.isoformat(), "", "", "", "participant", "", v.id, "", ""]
+               v.updated_at.isoformat(), "", "", "", "participant", "", v.id, "", "", *about]
     # Dot-voting: the dots placed on each note itself (a merged note's count for the note it joined in the write-up).
     dots = dict(db.session.execute(
         select(Dot.note_id, func.count()).join(Question, Question.id == Dot.question_id)
@@ -174,7 +175,7 @@ def raw_rows(session, public=False):
     for n in notes:
         yield ["note", number[n.question_id], texts[n.question_id], n.text, tables.get(n.table_id, ""), n.round,
                n.created_at.isoformat(), n.status, "yes" if n.highlight else "", n.merged_into_id or "", n.author, dots.get(n.id, 0), n.id,
-               rows.get(n.row_id, ""), horizons.get(n.horizon_id, "")]
+               rows.get(n.row_id, ""), horizons.get(n.horizon_id, ""), *about]
 
 
 def shown(note):

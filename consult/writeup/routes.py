@@ -9,7 +9,7 @@ from flask import Response, abort, current_app, flash, g, redirect, render_templ
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import framework, limits, offload, rules, secret_links, services, transfer
+from .. import framework, limits, offload, rules, secret_links, services, transfer, words
 from ..extensions import as_report, db
 from ..facilitator.routes import own_session
 from ..models import CafeSession
@@ -158,7 +158,7 @@ def actions(session_id):
             elif what == "import-confirm":
                 token = request.form.get("upload")
                 added = services.import_actions(session, _take_upload(session, token))
-                flash(f"Imported {added} actions.")
+                flash(f"Imported {words.count(added, 'action')}.")
             elif what == "import-cancel":
                 _drop_upload(session, request.form.get("upload"))
                 flash("Import cancelled: nothing was added.")
