@@ -193,6 +193,6 @@ def test_the_session_page_links_it_only_when_there_is_a_grid(app, client, world,
     ("Long-term", "well-being - 2030", "Long-term well-being - 2030"),  # only a range of numbers changes
 ])
 def test_a_horizon_is_headed_as_on_paper(name, hint, label):
-    from consult.writeup.formats import horizon_label
+    from consult.writeup.build import horizon_label
 
     assert horizon_label(name, hint) == label

@@ -1,4 +1,5 @@
 """The write-up of a session as plain data, which every format renders."""
+import re
 from collections import defaultdict
 
 from sqlalchemy import func, select
@@ -6,10 +7,16 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import HostSummary, Note, Participant, Vote
 from ..results import dot_ranking, results
-from .formats import horizon_label
 from ..words import count, in_words, long_date, plural
 
 NO_TABLE = "Not at a table"
+
+
+def horizon_label(name, hint):
+    """A time horizon as the paper write-up heads its column: "Exploring ~ 12 months", "Emerging ~ 6 – 24
+    months" (a range with an en dash, however the facilitator typed it), "Sustaining Ongoing"."""
+    hint = re.sub(r"(\d)\s*[-–]\s*(\d)", "\\1 – \\2", hint or "").strip()
+    return f"{name} {hint}" if hint else name
 
 
 def writeup(session):

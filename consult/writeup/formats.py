@@ -2,7 +2,6 @@
 import base64
 import csv
 import io
-import re
 
 from flask import render_template
 from sqlalchemy import func, select
@@ -11,7 +10,7 @@ from ..extensions import db
 from ..models import Dot, Note, Option, Question, Vote, VoteChoice
 from ..pictures import data_uri
 from ..transfer import safe_cell
-from .build import heading
+from .build import heading, horizon_label
 
 
 def _md(text):
@@ -101,13 +100,6 @@ def milestone_text(n):
     """A milestone as a grid cell lists it, as plain text."""
     return (("★ " if n["highlight"] else "") + n["text"] + (f" (and {n['merged']} alike)" if n["merged"] else "")
             + (" (host)" if n["host"] else ""))
-
-
-def horizon_label(name, hint):
-    """A time horizon as the paper write-up heads its column: "Exploring ~ 12 months", "Emerging ~ 6 – 24
-    months" (a range with an en dash, however the facilitator typed it), "Sustaining Ongoing"."""
-    hint = re.sub(r"(\d)\s*[-–]\s*(\d)", "\\1 – \\2", hint or "").strip()
-    return f"{name} {hint}" if hint else name
 
 
 def horizon_heading(h):
