@@ -77,7 +77,7 @@ def test_actions_csv_round_trip_and_bad_files(app, client, ready):
     assert "Import this action" in r.text
     token = re.search(r'name="upload" value="([^"]+)"', r.text).group(1)
     r = post(client, ids, what="import-confirm", upload=token)
-    assert "Imported 1 actions." in r.text
+    assert "Imported 1 action." in r.text
     with app.app_context():
         actions = db.session.get(CafeSession, ids["id"]).actions
         assert [a.text for a in actions] == ["=cmd|' /C calc'!A0"] * 2

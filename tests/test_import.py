@@ -189,7 +189,7 @@ def test_a_huge_actions_csv_is_refused_whole(app, client, facilitator):
     (HEAD + "T,S,\"" + "x" * 200_000 + "\",1,Me,Done\n", "not a CSV consult can read (line 2: field larger"),
     (HEAD.replace("Outcome", ",".join(f"P{i}" for i in range(20)) + ",Outcome") + "T,S,Do,1,Me,Done\n",
      "at most 12 priorities"),
-    (HEAD + "T,S,Do\x00it,1,Me,Done\n", "Imported 1 actions"),
+    (HEAD + "T,S,Do\x00it,1,Me,Done\n", "Imported 1 action."),
     (HEAD + "T,S,Do,1,Me,Done\n" + "T,S,Do,1,Me,Done,more\n", "Row 3 has 7 cells"),
     ("Theme;Action\n" + "T;Do\n" * 3 + ";".join(["x"] * 41) + "\n", "at most 40 columns"),
 ])
