@@ -178,8 +178,12 @@ def test_a_refused_note_goes_back_in_its_box(live, new_context):
     phone.goto(f"{live.url}/j/{live.code}")
     expect(phone.locator("#qtext")).to_have_text(DEMO_QUESTIONS[0])
     # Closed behind the phone's back (as if the news had not reached it yet): the server refuses.
-    with sqlite3.connect(live.server.instance / "consult.db") as db:
-        db.execute("UPDATE question SET is_open = 0")
+    db = sqlite3.connect(live.server.instance / "consult.db")
+    try:
+        with db:
+            db.execute("UPDATE question SET is_open = 0")
+    finally:
+        db.close()
     box = phone.get_by_label("Your note", exact=True)
     box.fill("A bus stop nearer the health centre")
     phone.get_by_role("button", name="Post note").click()
