@@ -415,7 +415,7 @@ def test_small_world_cafe(cafe_server, peers):
     r = facilitator.get(f"{url}/sessions/{session_id}/write-up.md", timeout=WAIT)
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/markdown"), r.status_code
     md = r.text
-    assert "Participants: 6 · Tables: 3 · Rounds: 2" in md
+    assert "6 participants · 3 tables · 2 rounds" in md
     assert "Table 4" not in md
     notes_section = md.split("## 1. ", 1)[1].split("## 2. ", 1)[0]
     for t in table_ids:
